@@ -1,0 +1,252 @@
+"""The node agent: registers with the controller, launches and stops jobs, reports their ends.
+
+It connects out to the controller over HTTP with the cluster key. Commands arrive on a long
+poll and are acknowledged by sequence number; reports go through an outbox that is re-sent
+until the controller acknowledges them, so no outcome is lost across restarts of either side.
+Each job runs under its own supervisor process, which outlives the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from corral.agent.jobdir import job_dir_name, parse_job_dir_name, read_json, write_json_atomic
+from corral.agent.resources import NodeFacts, load
+
+log = logging.getLogger("corral.agent")
+
+Key = tuple[int, int]
+
+
+class Agent:
+    def __init__(self, controller: str, facts: NodeFacts, state_dir: Path, cluster_key: str,
+                 *, poll_timeout: float = 20.0, heartbeat_s: float = 10.0) -> None:
+        self.controller = controller.rstrip("/")
+        self.facts = facts
+        self.jobs_dir = state_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.jobs_dir, 0o711)
+        self.http = httpx.AsyncClient(base_url=self.controller + "/api/v1",
+                                      headers={"Authorization": f"Bearer {cluster_key}"},
+                                      timeout=httpx.Timeout(poll_timeout + 10, connect=5))
+        self.poll_timeout = poll_timeout
+        self.heartbeat_s = heartbeat_s
+        self.children: dict[Key, subprocess.Popen[bytes]] = {}
+        self.reported_started: set[Key] = set()
+        self.ack = 0
+        self.registered = asyncio.Event()
+        self.wake_reports = asyncio.Event()
+        self.stopping = False
+
+    # -- local job directories -----------------------------------------------------------------
+
+    def _dir(self, key: Key) -> Path:
+        return self.jobs_dir / job_dir_name(*key)
+
+    def _local_jobs(self) -> dict[Key, Path]:
+        found = {}
+        for entry in self.jobs_dir.iterdir():
+            key = parse_job_dir_name(entry.name)
+            if key is not None:
+                found[key] = entry
+        return found
+
+    def _inventory(self) -> list[dict[str, Any]]:
+        """Every job this node knows of, for the controller to reconcile against."""
+        inventory = []
+        for (job_id, attempt), path in self._local_jobs().items():
+            if (path / "reported").exists():
+                continue
+            inventory.append({"job_id": job_id, "attempt": attempt,
+                              "finished": (path / "status.json").exists()})
+        return inventory
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def launch(self, payload: dict[str, Any]) -> None:
+        key = (int(payload["job_id"]), int(payload["attempt"]))
+        path = self._dir(key)
+        if path.exists():
+            return  # a duplicate delivery: launches are idempotent per (job, attempt)
+        tmp = self.jobs_dir / (path.name + ".new")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(mode=0o711)
+        script = tmp / "slurm_script"
+        script.write_text(payload.pop("script"))
+        os.chmod(script, 0o700)
+        if os.getuid() == 0:
+            os.chown(script, int(payload["uid"]), int(payload["gid"]))
+        write_json_atomic(tmp / "launch.json", payload)
+        os.rename(tmp, path)
+        log_file = open(path / "supervisor.log", "wb")
+        self.children[key] = subprocess.Popen(
+            [sys.executable, "-m", "corral.agent.supervisor", str(path)],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
+            close_fds=True)
+        log_file.close()
+
+    def control(self, key: Key, request: dict[str, Any]) -> bool:
+        """Hands a request to the job's supervisor; False when the node has no such job."""
+        path = self._dir(key)
+        if not path.exists():
+            return False
+        if (path / "status.json").exists():
+            return True
+        write_json_atomic(path / "control.json", request)
+        for _ in range(100):
+            pid_text = (path / "supervisor.pid").read_text() if (path / "supervisor.pid").exists() else ""
+            if pid_text:
+                try:
+                    os.kill(int(pid_text), signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+                return True
+            time.sleep(0.01)
+        return True
+
+    def handle(self, command: dict[str, Any]) -> None:
+        kind = command["kind"]
+        key = (int(command["job_id"]), int(command["attempt"]))
+        if kind == "launch":
+            self.launch(command["launch"])
+        elif kind == "cancel":
+            if not self.control(key, {"cancel": True}):
+                self._record_unknown(key)
+        elif kind == "signal":
+            self.control(key, {"signal": command["signal"], "batch_only": command.get("batch_only")})
+        elif kind == "time_limit":
+            self.control(key, {"time_limit": command["time_limit"]})
+
+    def _record_unknown(self, key: Key) -> None:
+        """Asked to stop a job this node never ran: say it has ended, so it is not stuck."""
+        path = self._dir(key)
+        path.mkdir(mode=0o711, exist_ok=True)
+        write_json_atomic(path / "status.json", {"exit_code": 0, "exit_signal": 0,
+                                                 "never_ran": True, "end_time": time.time()})
+        self.wake_reports.set()
+
+    # -- loops -----------------------------------------------------------------------------------
+
+    async def register(self) -> None:
+        while not self.stopping:
+            try:
+                body = {**self.facts.as_dict(), **load(), "jobs": self._inventory()}
+                response = await self.http.post("/agents/register", json=body)
+                response.raise_for_status()
+                self.ack = 0
+                self.registered.set()
+                self.wake_reports.set()
+                log.info("registered with %s as %s", self.controller, self.facts.name)
+                return
+            except httpx.HTTPError as exc:
+                log.warning("cannot register with %s: %s", self.controller, exc)
+                await asyncio.sleep(1.0)
+
+    async def poll_commands(self) -> None:
+        while not self.stopping:
+            await self.registered.wait()
+            try:
+                response = await self.http.get(f"/agents/{self.facts.name}/commands",
+                                               params={"ack": self.ack, "wait": self.poll_timeout})
+                if response.status_code == 409:  # the controller restarted and forgot us
+                    self.registered.clear()
+                    await self.register()
+                    continue
+                response.raise_for_status()
+            except httpx.HTTPError:
+                self.registered.clear()
+                await asyncio.sleep(0.5)
+                await self.register()
+                continue
+            for command in response.json()["commands"]:
+                try:
+                    self.handle(command)
+                except Exception:  # noqa: BLE001 - one bad command must not stop the node
+                    log.exception("command %s failed", command)
+                self.ack = max(self.ack, int(command["seq"]))
+            self.wake_reports.set()
+
+    def _pending_reports(self) -> list[dict[str, Any]]:
+        reports = []
+        for key, path in self._local_jobs().items():
+            if (path / "reported").exists():
+                continue
+            status = read_json(path / "status.json")
+            if status is not None:
+                reports.append({"job_id": key[0], "attempt": key[1], "event": "finished", **status})
+            elif (path / "started").exists() and key not in self.reported_started:
+                reports.append({"job_id": key[0], "attempt": key[1], "event": "started"})
+        return reports
+
+    def _reap_children(self) -> None:
+        for key, child in list(self.children.items()):
+            if child.poll() is not None:
+                del self.children[key]
+
+    async def report(self) -> None:
+        while not self.stopping:
+            try:
+                await asyncio.wait_for(self.wake_reports.wait(), timeout=0.05)
+            except TimeoutError:
+                pass
+            self.wake_reports.clear()
+            self._reap_children()
+            reports = self._pending_reports()
+            if not reports or not self.registered.is_set():
+                continue
+            try:
+                response = await self.http.post(f"/agents/{self.facts.name}/reports",
+                                                json={"reports": reports})
+                response.raise_for_status()
+            except httpx.HTTPError:
+                await asyncio.sleep(0.5)
+                continue
+            for item in reports:
+                key = (item["job_id"], item["attempt"])
+                if item["event"] == "started":
+                    self.reported_started.add(key)
+                else:
+                    self._forget(key)
+
+    def _forget(self, key: Key) -> None:
+        path = self._dir(key)
+        (path / "reported").touch()
+        shutil.rmtree(path, ignore_errors=True)
+        self.reported_started.discard(key)
+
+    async def heartbeat(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(self.heartbeat_s)
+            if not self.registered.is_set():
+                continue
+            try:
+                await self.http.post(f"/agents/{self.facts.name}/heartbeat", json=load())
+            except httpx.HTTPError:
+                pass
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        await self.register()
+        tasks = [asyncio.create_task(t) for t in (self.poll_commands(), self.report(), self.heartbeat())]
+        await done.wait()
+        self.stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.http.aclose()
+        log.info("agent %s stopped; running jobs keep running under their supervisors",
+                 self.facts.name)

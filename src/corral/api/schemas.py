@@ -1,0 +1,93 @@
+"""Pydantic schemas of the request bodies of /api/v1 (responses are documented in docs/spec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubmitRequest(Strict):
+    """A batch job as sbatch sends it; sizes in MiB, time limit in minutes (null = unlimited)."""
+
+    name: str = Field("sbatch", max_length=1024)
+    script: str = Field(..., max_length=4 * 1024 * 1024)
+    argv: list[str] = []
+    work_dir: str
+    environment: dict[str, str] = {}
+    stdout: str | None = None
+    stderr: str | None = None
+    stdin: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    num_nodes: int = Field(1, ge=1, le=100000)
+    num_tasks: int = Field(1, ge=1, le=10_000_000)
+    cpus_per_task: int = Field(1, ge=1, le=100000)
+    ntasks_per_node: int | None = Field(None, ge=1)
+    mem_per_node: int | None = Field(None, ge=0)
+    mem_per_cpu: int | None = Field(None, ge=0)
+    gpus_per_node: int = Field(0, ge=0, le=1024)
+    gpu_type: str | None = None
+    time_limit: int | None = Field(None, ge=0)
+    req_nodes: list[str] = []
+    exc_nodes: list[str] = []
+    exclusive: bool = False
+    hold: bool = False
+    requeue: bool = True
+    nice: int = Field(0, ge=-2147483645, le=2147483645)
+    submit_host: str = ""
+    command: str = ""
+    uid: int | None = None
+    gid: int | None = None
+
+
+class CancelRequest(Strict):
+    job_ids: list[int] = []
+    user: str | None = None
+    name: str | None = None
+    states: list[str] = []
+    partition: str | None = None
+    signal: int | None = Field(None, ge=0, le=64)
+    batch_only: bool = False
+
+
+class JobUpdate(Strict):
+    time_limit: int | None = Field(None, ge=0)
+    name: str | None = None
+    nice: int | None = None
+    clear_time_limit: bool = False
+
+
+class NodeUpdate(Strict):
+    state: str
+    reason: str | None = None
+
+
+class AgentRegistration(BaseModel):
+    name: str
+    cpus: int = Field(..., ge=1)
+    memory: int = Field(..., ge=1)
+    gpus: int = Field(0, ge=0)
+    gpu_type: str | None = None
+    hostname: str = ""
+    arch: str = ""
+    os: str = ""
+    boot_time: float | None = None
+    version: str = ""
+    cpu_load: float | None = None
+    free_memory: int | None = None
+    jobs: list[dict[str, Any]] = []
+
+
+class AgentReports(BaseModel):
+    reports: list[dict[str, Any]]
+
+
+class AgentLoad(BaseModel):
+    cpu_load: float | None = None
+    free_memory: int | None = None

@@ -1,0 +1,371 @@
+"""The controller's REST API (/api/v1) and its scheduling loop, wired by create_app()."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import logging
+import pwd
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from corral import __version__
+from corral.api.schemas import (
+    AgentLoad,
+    AgentRegistration,
+    AgentReports,
+    CancelRequest,
+    JobUpdate,
+    NodeUpdate,
+    SubmitRequest,
+)
+from corral.controller.jobs import Caller, JobManager
+from corral.controller.nodes import Node, NodeRegistry
+from corral.controller.records import job_record, node_record, partition_record
+from corral.model.errors import InvalidRequest, InvalidTransition, NotFound, PermissionDenied, UserError
+from corral.model.job import JobSpec
+from corral.settings import ControllerSettings
+from corral.store.store import Store
+
+log = logging.getLogger("corral.controller")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+class Controller:
+    """Holds the live state and runs the scheduling loop; the routes below call into it."""
+
+    def __init__(self, settings: ControllerSettings, store: Store, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.registry = NodeRegistry(Node.restore(r) for r in store.load_nodes().values())
+        self.wake = asyncio.Event()
+        self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set)
+        self.jobs.load()
+        self.hostname = socket.gethostname()
+
+    async def scheduling_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=self.settings.schedule_interval)
+            self.wake.clear()
+            await asyncio.sleep(0)  # let submits that arrived together land in one pass
+            try:
+                self.jobs.schedule()
+                self.jobs.purge()
+            except Exception:  # noqa: BLE001 - a failed pass must not stop scheduling
+                log.exception("scheduling pass failed")
+                await asyncio.sleep(1)
+
+    def caller(self, request: Request) -> Caller:
+        state = request.scope.get("state") or {}
+        uid = state.get("peer_uid")
+        gid = state.get("peer_gid")
+        if uid is None:
+            self.require_key(request)
+            header = request.headers.get("x-corral-uid")
+            if header is None or not header.isdigit():
+                raise HTTPException(401, "X-Corral-Uid header required over TCP")
+            uid = int(header)
+            try:
+                gid = pwd.getpwuid(uid).pw_gid
+            except KeyError:
+                gid = uid
+        return Caller(int(uid), int(gid if gid is not None else uid), _user_name(int(uid)))
+
+    def require_key(self, request: Request) -> None:
+        expected = f"Bearer {self.settings.cluster_key}"
+        if not self.settings.cluster_key or request.headers.get("authorization") != expected:
+            raise HTTPException(401, "cluster key required")
+
+    def node_records(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        active = [j for j in self.jobs.jobs.values() if j.state.is_active]
+        views = self.registry.resources(active, now, self.settings.node_timeout)
+        records = []
+        for name, node in sorted(self.registry.nodes.items()):
+            parts = [p.name for p in self.settings.partitions if p.contains(name)]
+            records.append(node_record(node, views[name], parts,
+                                       node.responding(now, self.settings.node_timeout)))
+        return records
+
+
+def _job_ids(text: str | None) -> list[int]:
+    if not text:
+        return []
+    ids = []
+    for item in text.split(","):
+        base = item.split("_")[0].split(".")[0].strip()
+        if not base.isdigit():
+            raise InvalidRequest(f"Invalid job id specified: {item}")
+        ids.append(int(base))
+    return ids
+
+
+def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], float]) -> FastAPI:
+    holder: dict[str, Controller] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        controller = Controller(settings, store, clock)
+        holder["c"] = controller
+        app.state.controller = controller
+        loop_task = asyncio.create_task(controller.scheduling_loop())
+        controller.wake.set()
+        yield
+        loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
+
+    app = FastAPI(title="corral", version=__version__, lifespan=lifespan,
+                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+
+    def ctl() -> Controller:
+        return holder["c"]
+
+    @app.exception_handler(UserError)
+    async def user_error(_: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(InvalidTransition)
+    async def bad_transition(_: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"
+                             for e in exc.errors())
+        return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
+
+    # -- users ---------------------------------------------------------------------------------
+
+    @app.get("/api/v1/ping")
+    async def ping() -> dict[str, Any]:
+        return {"status": "UP", "controller": ctl().hostname, "version": __version__}
+
+    @app.get("/api/v1/whoami")
+    async def whoami(request: Request) -> dict[str, Any]:
+        caller = ctl().caller(request)
+        return {"uid": caller.uid, "gid": caller.gid, "user": caller.user}
+
+    @app.post("/api/v1/jobs")
+    async def submit(body: SubmitRequest, request: Request, test_only: int = 0) -> dict[str, Any]:
+        c = ctl()
+        caller = c.caller(request)
+        uid = caller.uid if body.uid is None else body.uid
+        gid = caller.gid if body.gid is None or body.uid is None else body.gid
+        fields = body.model_dump(exclude={"uid", "gid"})
+        spec = JobSpec(**{**fields, "argv": tuple(body.argv), "req_nodes": tuple(body.req_nodes),
+                          "exc_nodes": tuple(body.exc_nodes)},
+                       uid=uid, gid=gid, user=_user_name(uid), group=_group_name(gid))
+        job = c.jobs.submit(spec, caller, test_only=bool(test_only))
+        if not test_only:
+            return {"job_id": job.job_id}
+        result = c.jobs.test_only(job)
+        start = next((s for s in result.starts if s.job_id == job.job_id), None)
+        return {"job_id": job.job_id, "partition": job.partition, "cpus": job.num_cpus,
+                "start_time": c.clock() if start else result.estimates.get(job.job_id),
+                "nodes": list(start.allocation) if start else []}
+
+    @app.get("/api/v1/jobs")
+    async def list_jobs(user: str | None = None, job_id: str | None = None,
+                        state: str | None = None, partition: str | None = None) -> list[dict[str, Any]]:
+        jobs = ctl().jobs.select(job_ids=_job_ids(job_id), user=user,
+                                 states=state.split(",") if state else (), partition=partition)
+        return [job_record(j) for j in sorted(jobs, key=lambda j: j.job_id)]
+
+    @app.get("/api/v1/jobs/{job_id}")
+    async def get_job(job_id: int) -> dict[str, Any]:
+        return job_record(ctl().jobs.get(job_id))
+
+    @app.post("/api/v1/jobs/cancel")
+    async def cancel(body: CancelRequest, request: Request) -> dict[str, Any]:
+        c = ctl()
+        caller = c.caller(request)
+        if not body.job_ids and not (body.user or body.name or body.states or body.partition):
+            raise InvalidRequest("No job identification provided")
+        jobs = c.jobs.select(job_ids=body.job_ids, user=body.user, name=body.name,
+                             states=body.states, partition=body.partition)
+        done, errors = c.jobs.cancel(jobs, caller, body.signal, body.batch_only)
+        return {"cancelled": done, "errors": errors}
+
+    @app.post("/api/v1/jobs/{job_id}/{action}")
+    async def job_action(job_id: int, action: str, request: Request) -> dict[str, Any]:
+        c = ctl()
+        caller = c.caller(request)
+        verbs = {"hold": c.jobs.hold, "release": c.jobs.release, "requeue": c.jobs.requeue}
+        if action not in verbs:
+            raise NotFound(f"unknown action {action}")
+        return job_record(verbs[action](job_id, caller))
+
+    @app.patch("/api/v1/jobs/{job_id}")
+    async def update_job(job_id: int, body: JobUpdate, request: Request) -> dict[str, Any]:
+        c = ctl()
+        changes = body.model_dump(exclude_unset=True, exclude={"clear_time_limit"})
+        if body.clear_time_limit:
+            changes["time_limit"] = None
+        if not changes:
+            raise InvalidRequest("No changes specified")
+        return job_record(c.jobs.update(job_id, changes, c.caller(request)))
+
+    @app.get("/api/v1/accounting/jobs")
+    async def accounting(request: Request, user: str | None = None, all_users: int = 0,
+                         job_id: str | None = None, start: float | None = None,
+                         end: float | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        c = ctl()
+        caller = c.caller(request)
+        uid: int | None = caller.uid
+        if all_users or job_id:
+            uid = None
+        if user:
+            try:
+                uid = pwd.getpwnam(user).pw_uid
+            except KeyError:
+                uid = int(user) if user.isdigit() else -1
+        jobs = c.store.history(uid=uid, job_ids=_job_ids(job_id), start=start, end=end,
+                               states=state.split(",") if state else ())
+        live = c.jobs.jobs
+        return [job_record(live.get(j.job_id, j)) for j in jobs]
+
+    @app.get("/api/v1/jobs/{job_id}/events")
+    async def job_events(job_id: int) -> list[dict[str, Any]]:
+        return [asdict(e) for e in ctl().store.events_of(job_id)]
+
+    # -- nodes and partitions -------------------------------------------------------------------
+
+    @app.get("/api/v1/nodes")
+    async def list_nodes() -> list[dict[str, Any]]:
+        return ctl().node_records()
+
+    @app.get("/api/v1/nodes/{name}")
+    async def get_node(name: str) -> dict[str, Any]:
+        for record in ctl().node_records():
+            if record["name"] == name:
+                return record
+        raise NotFound(f"Node {name} not found")
+
+    @app.patch("/api/v1/nodes/{name}")
+    async def update_node(name: str, body: NodeUpdate, request: Request) -> dict[str, Any]:
+        c = ctl()
+        caller = c.caller(request)
+        if caller.uid not in settings.operators:
+            raise PermissionDenied()
+        node = c.registry.nodes.get(name)
+        if node is None:
+            raise NotFound(f"Invalid node name specified: {name}")
+        state = body.state.upper()
+        if state in ("DRAIN", "DOWN") and not body.reason:
+            raise InvalidRequest("You must specify a reason when DOWNING or DRAINING a node. "
+                                 "Request denied")
+        if state == "DRAIN":
+            node.drain = True
+        elif state == "DOWN":
+            node.down = True
+        elif state in ("RESUME", "UNDRAIN", "IDLE"):
+            node.drain = node.down = False
+        else:
+            raise InvalidRequest(f"Invalid node state specified: {body.state}")
+        node.reason = body.reason if state in ("DRAIN", "DOWN") else None
+        node.reason_time = c.clock() if node.reason else None
+        node.reason_uid = caller.uid if node.reason else None
+        c.store.save_node(name, node.persistent())
+        c.wake.set()
+        return next(r for r in c.node_records() if r["name"] == name)
+
+    @app.get("/api/v1/partitions")
+    async def list_partitions() -> list[dict[str, Any]]:
+        c = ctl()
+        nodes = sorted(c.registry.nodes.values(), key=lambda n: n.name)
+        return [partition_record(p, [n for n in nodes if p.contains(n.name)])
+                for p in settings.partitions]
+
+    @app.get("/api/v1/config")
+    async def config() -> dict[str, Any]:
+        s = settings
+        return {
+            "ClusterName": s.cluster_name, "SLURM_VERSION": "22.05.8", "CORRAL_VERSION": __version__,
+            "SlurmctldHost": f"{ctl().hostname}({s.host})", "SlurmctldPort": s.port,
+            "DefMemPerCPU": s.def_mem_per_cpu, "KillWait": f"{int(s.kill_wait)} sec",
+            "MinJobAge": f"{int(s.min_job_age)} sec", "SlurmdTimeout": f"{int(s.node_timeout)} sec",
+            "SchedulerType": "sched/backfill", "SelectType": "select/cons_tres",
+            "SelectTypeParameters": "CR_CORE_MEMORY", "PriorityType": "priority/basic",
+            "AccountingStorageType": "accounting_storage/" + store.engine.dialect.name,
+            "ProctrackType": "proctrack/corral-subreaper", "MaxArraySize": 1001,
+            "FirstJobId": 1, "StateSaveLocation": str(s.data_dir),
+        }
+
+    # -- agents ------------------------------------------------------------------------------
+
+    @app.post("/api/v1/agents/register")
+    async def register(body: AgentRegistration, request: Request) -> dict[str, Any]:
+        c = ctl()
+        c.require_key(request)
+        now = c.clock()
+        node = c.registry.nodes.get(body.name) or Node(body.name, body.cpus, body.memory)
+        node.cpus, node.memory, node.gpus, node.gpu_type = body.cpus, body.memory, body.gpus, body.gpu_type
+        node.facts = {"hostname": body.hostname, "arch": body.arch, "os": body.os,
+                      "boot_time": body.boot_time, "version": body.version,
+                      "addr": request.client.host if request.client else ""}
+        node.connected, node.last_seen, node.registered_at = True, now, now
+        node.load = {"cpu_load": body.cpu_load or 0.0, "free_memory": body.free_memory or 0}
+        c.registry.nodes[body.name] = node
+        c.registry.queue(body.name).reset()
+        c.store.save_node(body.name, node.persistent())
+        c.jobs.reconcile(body.name, body.jobs)
+        c.wake.set()
+        return {"ok": True}
+
+    @app.get("/api/v1/agents/{name}/commands")
+    async def commands(name: str, request: Request, ack: int = 0, wait: float = 20.0) -> dict[str, Any]:
+        c = ctl()
+        c.require_key(request)
+        node = c.registry.nodes.get(name)
+        if node is None or not node.connected:
+            return JSONResponse({"detail": "register first"}, status_code=409)  # type: ignore[return-value]
+        node.last_seen = c.clock()
+        queue = c.registry.queue(name)
+        queue.ack(ack)
+        if not queue.items:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queue.ready.wait(), timeout=min(wait, 30.0))
+        node.last_seen = c.clock()
+        return {"commands": list(queue.items)}
+
+    @app.post("/api/v1/agents/{name}/reports")
+    async def reports(name: str, body: AgentReports, request: Request) -> dict[str, Any]:
+        c = ctl()
+        c.require_key(request)
+        c.jobs.agent_reports(name, body.reports)
+        return {"ok": True}
+
+    @app.post("/api/v1/agents/{name}/heartbeat")
+    async def heartbeat(name: str, body: AgentLoad, request: Request) -> dict[str, Any]:
+        c = ctl()
+        c.require_key(request)
+        node = c.registry.nodes.get(name)
+        if node is not None:
+            node.last_seen = c.clock()
+            node.load = {k: v for k, v in body.model_dump().items() if v is not None}
+        return {"ok": True}
+
+    return app

@@ -1,0 +1,340 @@
+"""The job manager: the live queue in memory, every change committed to the store before it is
+acknowledged, transitions applied through core.lifecycle, effects handed to the agents."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from corral.controller.launch import launch_payload, resolve_outputs
+from corral.controller.nodes import NodeRegistry
+from corral.core.cycle import CycleResult, priority_of, run_cycle
+from corral.core.lifecycle import apply
+from corral.core.selection import never_fits_reason, per_node_request
+from corral.model.cluster import Partition
+from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
+from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
+from corral.model.events import (
+    Event,
+    JobAllocated,
+    JobCancelled,
+    JobFinished,
+    JobHeld,
+    JobReleased,
+    JobRequeued,
+    JobStarted,
+    JobUpdated,
+    NodeFailed,
+)
+from corral.model.job import Job, JobSpec, job_to_dict
+from corral.model.states import JobState, Reason
+from corral.settings import ControllerSettings
+from corral.store.store import EventRecord, Store
+
+log = logging.getLogger("corral.controller")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    uid: int
+    gid: int
+    user: str
+
+    def may_change(self, job: Job, operators: frozenset[int]) -> bool:
+        return self.uid == job.spec.uid or self.uid in operators
+
+
+def _event_payload(event: Event) -> dict[str, Any]:
+    data = job_to_dict(event)  # type: ignore[arg-type]
+    return data if isinstance(data, dict) else {}
+
+
+class JobManager:
+    def __init__(self, settings: ControllerSettings, store: Store, registry: NodeRegistry,
+                 clock: Callable[[], float], on_change: Callable[[], None] = lambda: None) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.on_change = on_change
+        self.partitions = {p.name: p for p in settings.partitions}
+        self.jobs: dict[int, Job] = {}
+        self.next_id = 1
+        self.last_cycle: CycleResult | None = None
+        self.controller_addr = f"{settings.host}:{settings.port}"
+
+    def load(self) -> None:
+        now = self.clock()
+        for job in self.store.load_live(now - self.settings.min_job_age):
+            self.jobs[job.job_id] = job
+        self.next_id = self.store.max_job_id() + 1
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def default_partition(self) -> Partition:
+        for partition in self.partitions.values():
+            if partition.default:
+                return partition
+        return next(iter(self.partitions.values()))
+
+    def get(self, job_id: int) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound("Invalid job id specified")
+        return job
+
+    def _commit(self, changes: Sequence[tuple[Job, Event | None, bool]], cause: str) -> None:
+        now = self.clock()
+        records = [EventRecord(job.job_id, now, type(ev).__name__ if ev else "JobSubmitted",
+                               _event_payload(ev) if ev else {}, cause)
+                   for job, ev, _ in changes]
+        self.store.commit([(job, new) for job, _, new in changes], records)
+        for job, _, _ in changes:
+            self.jobs[job.job_id] = job
+
+    def transition(self, items: Iterable[tuple[int, Event]], cause: str | None = None) -> list[Job]:
+        """Applies events, commits them in one transaction, then carries out their effects."""
+        now = self.clock()
+        cause = cause or uuid.uuid4().hex[:12]
+        changes: list[tuple[Job, Event | None, bool]] = []
+        effects: list[Effect] = []
+        for job_id, event in items:
+            current = changes_job(changes, job_id) or self.jobs[job_id]
+            result = apply(current, event, now)
+            changes.append((result.job, event, False))
+            effects.extend(result.effects)
+        if not changes:
+            return []
+        self._commit(changes, cause)
+        for effect in effects:
+            self._carry_out(effect)
+        self.on_change()
+        return [self.jobs[j.job_id] for j, _, _ in changes]
+
+    def _carry_out(self, effect: Effect) -> None:
+        job = self.jobs[effect.job_id]
+        if isinstance(effect, LaunchJob):
+            host, payload = launch_payload(job, cluster=self.settings.cluster_name,
+                                           kill_wait=self.settings.kill_wait,
+                                           controller_addr=self.controller_addr)
+            self.registry.send(host, {"kind": "launch", "job_id": job.job_id,
+                                      "attempt": job.attempt, "launch": payload})
+        elif isinstance(effect, SignalJob) and effect.nodes:
+            self.registry.send(effect.nodes[0], {"kind": "cancel", "job_id": effect.job_id,
+                                                 "attempt": effect.attempt})
+        elif isinstance(effect, ReleaseResources):
+            pass  # resources are derived from the active jobs; nothing to hand back
+
+    # -- submit ------------------------------------------------------------------------------
+
+    def build_job(self, spec: JobSpec, job_id: int, now: float) -> Job:
+        if spec.partition:
+            partition = self.partitions.get(spec.partition)
+            if partition is None:
+                raise InvalidRequest(f"invalid partition specified: {spec.partition}\n"
+                                     "Batch job submission failed: Invalid partition name specified")
+        else:
+            partition = self.default_partition()
+        time_limit = spec.time_limit
+        if time_limit is None:
+            time_limit = partition.default_time if partition.default_time is not None else partition.max_time
+        mem = spec.mem_per_node
+        if mem is None:
+            per_cpu = spec.mem_per_cpu or self.settings.def_mem_per_cpu
+            mem = per_cpu * spec.cpus_per_node()
+        job = Job(job_id=job_id, spec=spec, state=JobState.PENDING, submit_time=now,
+                  partition=partition.name, mem_per_node=mem, time_limit=time_limit,
+                  held=spec.hold, nice=spec.nice, name=spec.name, eligible_time=now,
+                  reason=Reason.HELD_USER if spec.hold else Reason.NONE)
+        job = replace(job, priority=priority_of(job))
+        nodes = self.registry.resources([], now, self.settings.node_timeout)
+        problem = never_fits_reason(job, per_node_request(spec, mem), partition, list(nodes.values()))
+        if problem:
+            raise InvalidRequest(f"{problem}\nBatch job submission failed: "
+                                 "Requested node configuration is not available")
+        return job
+
+    def submit(self, spec: JobSpec, caller: Caller, *, test_only: bool = False) -> Job:
+        if caller.uid != spec.uid and caller.uid not in self.settings.operators:
+            raise PermissionDenied("Access/permission denied: cannot submit as another user")
+        now = self.clock()
+        job = self.build_job(spec, self.next_id, now)
+        if test_only:
+            return job
+        self.next_id += 1
+        self._commit([(job, None, True)], uuid.uuid4().hex[:12])
+        self.on_change()
+        return job
+
+    def test_only(self, job: Job) -> CycleResult:
+        now = self.clock()
+        pending = [j for j in self.jobs.values() if j.state is JobState.PENDING] + [job]
+        return self._cycle(pending, now)
+
+    # -- user actions ------------------------------------------------------------------------
+
+    def _owned(self, job_id: int, caller: Caller) -> Job:
+        job = self.get(job_id)
+        if not caller.may_change(job, self.settings.operators):
+            raise PermissionDenied()
+        return job
+
+    def select(self, *, job_ids: Sequence[int] = (), user: str | None = None,
+               name: str | None = None, states: Sequence[str] = (),
+               partition: str | None = None) -> list[Job]:
+        chosen = [self.jobs[i] for i in job_ids if i in self.jobs] if job_ids else list(self.jobs.values())
+        return [j for j in chosen
+                if (user is None or j.spec.user == user) and (name is None or j.name == name)
+                and (not states or j.state.value in states)
+                and (partition is None or j.partition == partition)]
+
+    def cancel(self, jobs: Sequence[Job], caller: Caller, signal: int | None = None,
+               batch_only: bool = False) -> tuple[list[int], list[dict[str, Any]]]:
+        done: list[int] = []
+        errors: list[dict[str, Any]] = []
+        events: list[tuple[int, Event]] = []
+        for job in jobs:
+            if job.state.is_terminal:
+                continue
+            if not caller.may_change(job, self.settings.operators):
+                errors.append({"job_id": job.job_id, "error": "Access/permission denied"})
+                continue
+            if signal is not None and signal != 9:
+                if job.state is JobState.RUNNING and job.nodes:
+                    self.registry.send(job.nodes[0], {"kind": "signal", "job_id": job.job_id,
+                                                      "attempt": job.attempt, "signal": signal,
+                                                      "batch_only": batch_only})
+                    done.append(job.job_id)
+                continue
+            events.append((job.job_id, JobCancelled(caller.uid)))
+            done.append(job.job_id)
+        self.transition(events)
+        return done, errors
+
+    def hold(self, job_id: int, caller: Caller) -> Job:
+        job = self._owned(job_id, caller)
+        if job.state is not JobState.PENDING:
+            raise InvalidRequest("Job is no longer pending execution")
+        return self.transition([(job_id, JobHeld(caller.uid))])[0]
+
+    def release(self, job_id: int, caller: Caller) -> Job:
+        job = self._owned(job_id, caller)
+        if job.state is not JobState.PENDING:
+            raise InvalidRequest("Job is no longer pending execution")
+        return self.transition([(job_id, JobReleased(caller.uid))])[0]
+
+    def requeue(self, job_id: int, caller: Caller) -> Job:
+        job = self._owned(job_id, caller)
+        if job.state in (JobState.PENDING, JobState.COMPLETING):
+            raise InvalidRequest("Job is pending execution" if job.state is JobState.PENDING
+                                 else "Job is currently being requeued or completing")
+        if not job.spec.requeue:
+            raise InvalidRequest("Requested operation is presently disabled")
+        return self.transition([(job_id, JobRequeued(caller.uid))])[0]
+
+    def update(self, job_id: int, changes: dict[str, Any], caller: Caller) -> Job:
+        job = self._owned(job_id, caller)
+        if job.state.is_terminal:
+            raise InvalidRequest("Job has already finished")
+        if "time_limit" in changes and caller.uid not in self.settings.operators:
+            new, old = changes["time_limit"], job.time_limit
+            if old is not None and (new is None or new > old):
+                raise PermissionDenied("Access/permission denied: only an operator can raise a time limit")
+        if "nice" in changes and changes["nice"] < 0 and caller.uid not in self.settings.operators:
+            raise PermissionDenied("Access/permission denied: only an operator can set a negative nice")
+        updated = self.transition([(job_id, JobUpdated(changes))])[0]
+        if "nice" in changes:
+            updated = replace(updated, priority=priority_of(updated))
+            self.jobs[job_id] = updated
+        if "time_limit" in changes and updated.state is JobState.RUNNING and updated.nodes:
+            self.registry.send(updated.nodes[0], {"kind": "time_limit", "job_id": job_id,
+                                                  "attempt": updated.attempt,
+                                                  "time_limit": changes["time_limit"]})
+        return updated
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def _cycle(self, pending: Sequence[Job], now: float) -> CycleResult:
+        active = [j for j in self.jobs.values() if j.state.is_active]
+        nodes = self.registry.resources(active, now, self.settings.node_timeout)
+        return run_cycle(pending, active, nodes, self.partitions, now)
+
+    def schedule(self) -> CycleResult:
+        now = self.clock()
+        pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
+        result = self._cycle(pending, now)
+        self.last_cycle = result
+        for job in pending:
+            reason = result.reasons.get(job.job_id)
+            estimate = result.estimates.get(job.job_id)
+            if reason is not None and (reason != job.reason or estimate != job.estimated_start):
+                self.jobs[job.job_id] = replace(job, reason=reason, estimated_start=estimate)
+        if result.starts:
+            self.transition([(s.job_id, JobAllocated(s.allocation)) for s in result.starts])
+        return result
+
+    # -- agents ------------------------------------------------------------------------------
+
+    def agent_reports(self, node: str, reports: Sequence[dict[str, Any]]) -> None:
+        events: list[tuple[int, Event]] = []
+        for report in reports:
+            job = self.jobs.get(int(report["job_id"]))
+            if job is None or job.attempt != int(report["attempt"]) or not job.nodes \
+                    or job.nodes[0] != node or not job.state.is_active:
+                continue  # stale: an older attempt, or already settled
+            if report["event"] == "started":
+                if not job.launched:
+                    events.append((job.job_id, JobStarted()))
+            else:
+                events.append((job.job_id, JobFinished(
+                    exit_code=int(report.get("exit_code", 0)),
+                    exit_signal=int(report.get("exit_signal", 0)),
+                    timed_out=bool(report.get("timed_out")),
+                    out_of_memory=bool(report.get("out_of_memory")),
+                    launch_failed=bool(report.get("launch_failed")),
+                    max_rss_kb=report.get("max_rss_kb"), total_cpu_s=report.get("total_cpu_s"),
+                    end_time=report.get("end_time"))))
+        self.transition(events, cause=f"agent:{node}")
+
+    def reconcile(self, node: str, inventory: Sequence[dict[str, Any]]) -> None:
+        """After an agent (re)registers: resend what it missed, fail what it lost, stop strays."""
+        known = {(int(i["job_id"]), int(i["attempt"])) for i in inventory}
+        events: list[tuple[int, Event]] = []
+        for job in list(self.jobs.values()):
+            if not job.state.is_active or not job.nodes or job.nodes[0] != node:
+                continue
+            if (job.job_id, job.attempt) in known:
+                if job.state is JobState.COMPLETING:
+                    self._carry_out(SignalJob(job.job_id, job.attempt, job.nodes))
+            elif not job.launched:
+                self._carry_out(LaunchJob(job.job_id, job.attempt))
+            else:
+                log.warning("node %s lost job %s", node, job.job_id)
+                events.append((job.job_id, NodeFailed(node)))
+        for job_id, attempt in known:
+            job = self.jobs.get(job_id)
+            if job is None or job.attempt != attempt or not job.state.is_active:
+                self.registry.send(node, {"kind": "cancel", "job_id": job_id, "attempt": attempt})
+        self.transition(events, cause=f"register:{node}")
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def purge(self) -> None:
+        """Ended jobs leave the live queue after MinJobAge; sacct still has them."""
+        cutoff = self.clock() - self.settings.min_job_age
+        for job_id in [j.job_id for j in self.jobs.values()
+                       if j.state.is_terminal and (j.end_time or 0) < cutoff]:
+            del self.jobs[job_id]
+
+
+def changes_job(changes: Sequence[tuple[Job, Event | None, bool]], job_id: int) -> Job | None:
+    for job, _, _ in reversed(changes):
+        if job.job_id == job_id:
+            return job
+    return None
+
+
+__all__ = ["Caller", "JobManager", "resolve_outputs"]

@@ -1,0 +1,107 @@
+"""The node registry: what each agent declared, its admin state, and its command queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral.model.cluster import NodeResources
+from corral.model.job import Job
+
+
+@dataclass
+class Node:
+    name: str
+    cpus: int
+    memory: int
+    gpus: int = 0
+    gpu_type: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    drain: bool = False
+    down: bool = False
+    reason: str | None = None
+    reason_time: float | None = None
+    reason_uid: int | None = None
+    last_seen: float = 0.0
+    registered_at: float = 0.0
+    connected: bool = False
+    load: dict[str, float] = field(default_factory=dict)
+
+    def persistent(self) -> dict[str, Any]:
+        return {"name": self.name, "cpus": self.cpus, "memory": self.memory, "gpus": self.gpus,
+                "gpu_type": self.gpu_type, "facts": self.facts, "drain": self.drain,
+                "down": self.down, "reason": self.reason, "reason_time": self.reason_time,
+                "reason_uid": self.reason_uid}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Node:
+        return cls(name=data["name"], cpus=data["cpus"], memory=data["memory"],
+                   gpus=data.get("gpus", 0), gpu_type=data.get("gpu_type"),
+                   facts=data.get("facts", {}), drain=data.get("drain", False),
+                   down=data.get("down", False), reason=data.get("reason"),
+                   reason_time=data.get("reason_time"), reason_uid=data.get("reason_uid"))
+
+    def responding(self, now: float, timeout: float) -> bool:
+        return self.connected and now - self.last_seen <= timeout
+
+    def schedulable(self, now: float, timeout: float) -> bool:
+        return self.responding(now, timeout) and not self.drain and not self.down
+
+
+class CommandQueue:
+    """Commands for one agent, kept until the agent acknowledges their sequence number."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.ready = asyncio.Event()
+
+    def put(self, seq: int, command: dict[str, Any]) -> None:
+        self.items.append({**command, "seq": seq})
+        self.ready.set()
+
+    def ack(self, upto: int) -> None:
+        self.items = [c for c in self.items if c["seq"] > upto]
+        if not self.items:
+            self.ready.clear()
+
+    def reset(self) -> None:
+        self.items = []
+        self.ready.clear()
+
+
+class NodeRegistry:
+    def __init__(self, nodes: Iterable[Node] = ()) -> None:
+        self.nodes: dict[str, Node] = {n.name: n for n in nodes}
+        self.queues: dict[str, CommandQueue] = {}
+        self._seq = 0
+
+    def send(self, node: str, command: dict[str, Any]) -> None:
+        self._seq += 1
+        self.queues.setdefault(node, CommandQueue()).put(self._seq, command)
+
+    def queue(self, node: str) -> CommandQueue:
+        return self.queues.setdefault(node, CommandQueue())
+
+    def resources(self, active: Iterable[Job], now: float, timeout: float) -> dict[str, NodeResources]:
+        """The scheduler's view: each node's size and what running jobs leave free."""
+        used: dict[str, list[int]] = {}
+        used_gpus: dict[str, set[int]] = {}
+        for job in active:
+            for name, alloc in job.allocation.items():
+                cpus_mem = used.setdefault(name, [0, 0])
+                cpus_mem[0] += alloc.cpus
+                cpus_mem[1] += alloc.memory
+                used_gpus.setdefault(name, set()).update(alloc.gpu_indices)
+        view = {}
+        for name, node in self.nodes.items():
+            cpus, mem = used.get(name, [0, 0])
+            taken = used_gpus.get(name, set())
+            view[name] = NodeResources(
+                name=name, cpus=node.cpus, memory=node.memory, gpus=node.gpus,
+                gpu_type=node.gpu_type, free_cpus=max(0, node.cpus - cpus),
+                free_memory=max(0, node.memory - mem),
+                free_gpus=tuple(i for i in range(node.gpus) if i not in taken),
+                available=node.schedulable(now, timeout), idle=cpus == 0 and mem == 0 and not taken)
+        return view

@@ -1,0 +1,79 @@
+"""Serves the API on the local Unix socket (callers named by SO_PEERCRED) and on TCP for agents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import struct
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from corral.clock import system_clock
+from corral.controller.app import create_app
+from corral.settings import ControllerSettings
+from corral.store.store import Store
+
+log = logging.getLogger("corral.controller")
+
+
+class PeerCredProtocol(H11Protocol):
+    """Puts the calling process's uid/gid into every request's `state` on a Unix socket.
+
+    uvicorn copies `app_state` into each request scope, so per-connection credentials set
+    here reach the routes as request.state.peer_uid without trusting anything the client sent.
+    """
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family == socket.AF_UNIX:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            _pid, uid, gid = struct.unpack("3i", creds)
+            self.app_state = {**self.app_state, "peer_uid": uid, "peer_gid": gid}
+
+
+def _unix_socket(path: str) -> socket.socket:
+    if os.path.exists(path):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # a stale socket left by a controller that died
+        else:
+            raise SystemExit(f"corral: error: a controller is already listening on {path}")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o666)  # anyone may connect; the kernel tells us who they are
+    sock.listen(1024)
+    return sock
+
+
+def _tcp_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+def serve(settings: ControllerSettings) -> None:
+    store = Store.open(settings.db_url)
+    app = create_app(settings, store, system_clock)
+    settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
+    sockets = [_unix_socket(str(settings.socket_path)), _tcp_socket(settings.host, settings.port)]
+    config = uvicorn.Config(app, http=PeerCredProtocol, lifespan="on", log_level="warning",
+                            access_log=False, timeout_keep_alive=60)
+    server = uvicorn.Server(config)
+    log.info("controller listening on %s and %s:%s", settings.socket_path, settings.host, settings.port)
+    try:
+        asyncio.run(server.serve(sockets=sockets))
+    finally:
+        store.close()
+        if settings.socket_path.exists():
+            settings.socket_path.unlink()

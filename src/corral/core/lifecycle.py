@@ -1,0 +1,172 @@
+"""The job state machine: one explicit table of (state, event) → handler; nothing else sets state.
+
+Handlers are pure: they take the job, the event and `now`, and return the new job plus the
+effects the driver must carry out. A pair missing from TRANSITIONS raises InvalidTransition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
+from corral.model.errors import InvalidTransition
+from corral.model.events import (
+    Event,
+    JobAllocated,
+    JobCancelled,
+    JobFinished,
+    JobHeld,
+    JobReleased,
+    JobRequeued,
+    JobStarted,
+    JobUpdated,
+    NodeFailed,
+)
+from corral.model.job import Job, StepRecord
+from corral.model.states import JobState, Reason
+
+# Slurm reports a launch failure (e.g. an output file that cannot be opened) as exit 0:53.
+LAUNCH_FAILURE_SIGNAL = 53
+# And an out-of-memory kill as 0:125.
+OOM_SIGNAL = 125
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    job: Job
+    effects: tuple[Effect, ...] = ()
+
+
+Handler = Callable[[Job, Any, float], Transition]
+
+S = JobState
+
+
+def _allocate(job: Job, event: JobAllocated, now: float) -> Transition:
+    started = replace(job, state=S.RUNNING, reason=Reason.NONE, allocation=dict(event.allocation),
+                      start_time=now, end_time=None, launched=False, estimated_start=None,
+                      batch_step=None, exit_code=0, exit_signal=0)
+    return Transition(started, (LaunchJob(job.job_id, job.attempt),))
+
+
+def _started(job: Job, event: JobStarted, now: float) -> Transition:
+    step = job.batch_step or StepRecord(state=S.RUNNING, start_time=job.start_time or now)
+    return Transition(replace(job, launched=True, batch_step=step))
+
+
+def _outcome(job: Job, event: JobFinished) -> tuple[JobState, Reason, int, int, JobState]:
+    """(job state, reason, exit code, signal, batch step state) for a batch step that ended."""
+    if job.cancelled_by is not None:
+        return S.CANCELLED, Reason.NONE, event.exit_code, event.exit_signal or 15, S.CANCELLED
+    if event.launch_failed:
+        return S.FAILED, Reason.JOB_LAUNCH_FAILURE, 0, LAUNCH_FAILURE_SIGNAL, S.CANCELLED
+    if event.timed_out:
+        return S.TIMEOUT, Reason.TIME_LIMIT, 0, event.exit_signal or 15, S.CANCELLED
+    if event.out_of_memory:
+        return S.OUT_OF_MEMORY, Reason.OUT_OF_MEMORY, 0, OOM_SIGNAL, S.OUT_OF_MEMORY
+    if event.exit_signal:
+        return S.FAILED, Reason.NON_ZERO_EXIT_CODE, 0, event.exit_signal, S.CANCELLED
+    if event.exit_code:
+        return S.FAILED, Reason.NON_ZERO_EXIT_CODE, event.exit_code, 0, S.FAILED
+    return S.COMPLETED, Reason.NONE, 0, 0, S.COMPLETED
+
+
+def _finished(job: Job, event: JobFinished, now: float) -> Transition:
+    end = event.end_time or now
+    release = ReleaseResources(job.job_id, job.nodes)
+    state, reason, code, signal, step_state = _outcome(job, event)
+    step = StepRecord(state=step_state, start_time=job.start_time or end, end_time=end,
+                      exit_code=code, exit_signal=signal, max_rss_kb=event.max_rss_kb,
+                      total_cpu_s=event.total_cpu_s)
+    if job.requeue_requested:
+        return Transition(_back_to_queue(job, now), (release,))
+    ended = replace(job, state=state, reason=reason, exit_code=code, exit_signal=signal,
+                    end_time=end, batch_step=step)
+    return Transition(ended, (release,))
+
+
+def _back_to_queue(job: Job, now: float) -> Job:
+    return replace(job, state=S.PENDING, reason=Reason.NONE,
+                   attempt=job.attempt + 1, allocation={}, start_time=None, end_time=None,
+                   launched=False, batch_step=None, cancelled_by=None, requeue_requested=False,
+                   exit_code=0, exit_signal=0, eligible_time=now, estimated_start=None)
+
+
+def _cancel_pending(job: Job, event: JobCancelled, now: float) -> Transition:
+    return Transition(replace(job, state=S.CANCELLED, reason=Reason.NONE, cancelled_by=event.by_uid,
+                              start_time=now, end_time=now))
+
+
+def _cancel_running(job: Job, event: JobCancelled, now: float) -> Transition:
+    stopping = replace(job, state=S.COMPLETING, cancelled_by=event.by_uid,
+                       requeue_requested=False)
+    return Transition(stopping, (SignalJob(job.job_id, job.attempt, job.nodes),))
+
+
+def _cancel_again(job: Job, event: JobCancelled, now: float) -> Transition:
+    # Idempotent: the nodes are asked again, in case the first request was lost.
+    return Transition(job, (SignalJob(job.job_id, job.attempt, job.nodes),))
+
+
+def _hold(job: Job, event: JobHeld, now: float) -> Transition:
+    return Transition(replace(job, held=True, reason=Reason.HELD_USER))
+
+
+def _release(job: Job, event: JobReleased, now: float) -> Transition:
+    return Transition(replace(job, held=False, reason=Reason.NONE))
+
+
+def _requeue_running(job: Job, event: JobRequeued, now: float) -> Transition:
+    stopping = replace(job, state=S.COMPLETING, requeue_requested=True)
+    return Transition(stopping, (SignalJob(job.job_id, job.attempt, job.nodes),))
+
+
+def _requeue_ended(job: Job, event: JobRequeued, now: float) -> Transition:
+    return Transition(_back_to_queue(job, now))
+
+
+def _update(job: Job, event: JobUpdated, now: float) -> Transition:
+    allowed = {"time_limit", "name", "nice"}
+    unknown = set(event.changes) - allowed
+    if unknown:
+        raise InvalidTransition(f"cannot update {sorted(unknown)}")
+    return Transition(replace(job, **event.changes))  # type: ignore[arg-type]
+
+
+def _node_failed(job: Job, event: NodeFailed, now: float) -> Transition:
+    failed = replace(job, state=S.NODE_FAIL, reason=Reason.NODE_DOWN, end_time=now, exit_code=0,
+                     exit_signal=0, requeue_requested=False)
+    return Transition(failed, (ReleaseResources(job.job_id, job.nodes),))
+
+
+_REQUEUEABLE_ENDS = (S.COMPLETED, S.FAILED, S.CANCELLED, S.TIMEOUT, S.NODE_FAIL,
+                     S.OUT_OF_MEMORY, S.PREEMPTED, S.BOOT_FAIL, S.DEADLINE)
+
+TRANSITIONS: Mapping[tuple[JobState, type], Handler] = {
+    (S.PENDING, JobAllocated): _allocate,
+    (S.PENDING, JobCancelled): _cancel_pending,
+    (S.PENDING, JobHeld): _hold,
+    (S.PENDING, JobReleased): _release,
+    (S.PENDING, JobUpdated): _update,
+    (S.RUNNING, JobStarted): _started,
+    (S.RUNNING, JobFinished): _finished,
+    (S.RUNNING, JobCancelled): _cancel_running,
+    (S.RUNNING, JobRequeued): _requeue_running,
+    (S.RUNNING, JobUpdated): _update,
+    (S.RUNNING, NodeFailed): _node_failed,
+    (S.COMPLETING, JobStarted): _started,
+    (S.COMPLETING, JobFinished): _finished,
+    (S.COMPLETING, JobCancelled): _cancel_again,
+    (S.COMPLETING, NodeFailed): _node_failed,
+    **{(state, JobRequeued): _requeue_ended for state in _REQUEUEABLE_ENDS},
+}
+
+
+def apply(job: Job, event: Event, now: float) -> Transition:
+    """The one writer of job.state."""
+    handler = TRANSITIONS.get((job.state, type(event)))
+    if handler is None:
+        raise InvalidTransition(f"job {job.job_id}: {type(event).__name__} in state {job.state.value}")
+    return handler(job, event, now)

@@ -1,0 +1,133 @@
+"""`corral`: start the controller, an agent, or the all-in-one cluster (`corral up`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from corral import __version__
+from corral.client.locate import default_data_dir
+from corral.model.timefmt import parse_memory_mb
+
+DEFAULT_PORT = 6817
+
+
+def cluster_key(data_dir: Path) -> str:
+    """The shared secret agents present to the controller; made once, readable by its owner only."""
+    path = data_dir / "cluster.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _memory(text: str) -> int:
+    try:
+        return parse_memory_mb(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid memory size: {text}") from None
+
+
+def run_controller(args: argparse.Namespace) -> int:
+    from corral.controller.server import serve
+    from corral.settings import ControllerSettings, load_cluster_config
+    from corral.store.store import sqlite_url
+
+    data_dir = Path(args.data_dir or default_data_dir(os.environ)).absolute()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = args.db or os.environ.get("CORRAL_DB_URL") or sqlite_url(data_dir)
+    settings = ControllerSettings(
+        data_dir=data_dir, db_url=db, socket_path=Path(args.socket or data_dir / "corral.sock"),
+        host=args.host, port=args.port, cluster_key=os.environ.get("CORRAL_CLUSTER_KEY") or cluster_key(data_dir))
+    if args.config:
+        settings = replace(settings, **load_cluster_config(Path(args.config)))
+    if args.kill_wait is not None:
+        settings = replace(settings, kill_wait=args.kill_wait)
+    serve(settings)
+    return 0
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from corral.agent.agent import Agent
+    from corral.agent.resources import detect
+
+    key = os.environ.get("CORRAL_CLUSTER_KEY")
+    if args.cluster_key_file:
+        key = Path(args.cluster_key_file).read_text().strip()
+    if not key:
+        print("corral agent: error: no cluster key (CORRAL_CLUSTER_KEY or --cluster-key-file)",
+              file=sys.stderr)
+        return 1
+    facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
+                   gpu_type=args.gpu_type)
+    state_dir = Path(args.state_dir or default_data_dir(os.environ) / "agents" / args.name)
+    agent = Agent(args.controller, facts, state_dir, key)
+    asyncio.run(agent.run())
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from corral.up import AllInOne
+
+    return AllInOne(args).run()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="corral", description="corral workload manager")
+    top.add_argument("-V", "--version", action="version", version=f"corral {__version__}")
+    top.add_argument("-v", "--verbose", action="store_true")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    ctl = sub.add_parser("controller", help="run the controller (queue, scheduler, API)")
+    ctl.add_argument("--data-dir")
+    ctl.add_argument("--db", help="database URL (default: SQLite in the data dir; or CORRAL_DB_URL)")
+    ctl.add_argument("--host", default="127.0.0.1", help="TCP address agents connect to")
+    ctl.add_argument("--port", type=int, default=DEFAULT_PORT)
+    ctl.add_argument("--socket", help="Unix socket path (default: DATA_DIR/corral.sock)")
+    ctl.add_argument("--config", help="cluster.toml with partitions and controller settings")
+    ctl.add_argument("--kill-wait", type=float, help="seconds between SIGTERM and SIGKILL")
+    ctl.set_defaults(run=run_controller)
+
+    agent = sub.add_parser("agent", help="run a node agent")
+    agent.add_argument("--controller", required=True, help="controller URL, e.g. http://head:6817")
+    agent.add_argument("--name", default=os.uname().nodename.split(".")[0])
+    agent.add_argument("--cpus", type=int)
+    agent.add_argument("--memory", type=_memory, help="e.g. 8G")
+    agent.add_argument("--gpus", type=int)
+    agent.add_argument("--gpu-type")
+    agent.add_argument("--state-dir")
+    agent.add_argument("--cluster-key-file")
+    agent.set_defaults(run=run_agent)
+
+    up = sub.add_parser("up", help="controller and agents on this machine, in the foreground")
+    up.add_argument("--nodes", type=int, default=1)
+    up.add_argument("--cpus-per-node", type=int)
+    up.add_argument("--memory-per-node", type=_memory)
+    up.add_argument("--gpus-per-node", type=int, default=0)
+    up.add_argument("--gpu-type")
+    up.add_argument("--data-dir")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT)
+    up.add_argument("--config")
+    up.add_argument("--kill-wait", type=float)
+    up.set_defaults(run=run_up)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command != "up" else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

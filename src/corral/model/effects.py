@@ -1,0 +1,29 @@
+"""Commands a transition asks the driver to carry out; idempotent, keyed by (job_id, attempt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchJob:
+    job_id: int
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignalJob:
+    """Ask the job's nodes to end it (cancel, requeue) — TERM, then KILL after the grace time."""
+
+    job_id: int
+    attempt: int
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResources:
+    job_id: int
+    nodes: tuple[str, ...]
+
+
+Effect = LaunchJob | SignalJob | ReleaseResources

@@ -1,0 +1,68 @@
+"""Facts about a job, in the past tense: the only inputs that change a job's state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from corral.model.job import NodeAllocation
+
+
+@dataclass(frozen=True, slots=True)
+class JobAllocated:
+    allocation: Mapping[str, NodeAllocation]
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    """The node's supervisor has launched the batch script."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    """The batch step ended and the node cleaned up; the outcome as the supervisor saw it."""
+
+    exit_code: int = 0
+    exit_signal: int = 0
+    timed_out: bool = False
+    out_of_memory: bool = False
+    launch_failed: bool = False
+    max_rss_kb: int | None = None
+    total_cpu_s: float | None = None
+    end_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancelled:
+    by_uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobHeld:
+    by_uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobReleased:
+    by_uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequeued:
+    by_uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobUpdated:
+    """Fields a user may change; None means unchanged (time_limit uses UNSET for that)."""
+
+    changes: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFailed:
+    node: str
+
+
+Event = (JobAllocated | JobStarted | JobFinished | JobCancelled | JobHeld | JobReleased
+         | JobRequeued | JobUpdated | NodeFailed)

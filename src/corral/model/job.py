@@ -1,0 +1,165 @@
+"""The job: an immutable request (JobSpec) beside its runtime record (Job)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from corral.model.states import JobState, Reason
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What the submitter asked for; never changes after submit (updates go to Job fields)."""
+
+    name: str
+    uid: int
+    gid: int
+    user: str
+    group: str
+    work_dir: str
+    script: str = ""
+    argv: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    stdout: str | None = None
+    stderr: str | None = None
+    stdin: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    num_nodes: int = 1
+    num_tasks: int = 1
+    cpus_per_task: int = 1
+    ntasks_per_node: int | None = None
+    mem_per_node: int | None = None
+    mem_per_cpu: int | None = None
+    gpus_per_node: int = 0
+    gpu_type: str | None = None
+    time_limit: int | None = None
+    req_nodes: tuple[str, ...] = ()
+    exc_nodes: tuple[str, ...] = ()
+    exclusive: bool = False
+    hold: bool = False
+    requeue: bool = True
+    nice: int = 0
+    submit_host: str = ""
+    command: str = ""
+
+    def cpus_per_node(self) -> int:
+        tasks = self.ntasks_per_node or math.ceil(self.num_tasks / max(1, self.num_nodes))
+        return max(1, tasks) * self.cpus_per_task
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAllocation:
+    """What a job holds on one node."""
+
+    cpus: int
+    memory: int
+    gpu_indices: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """The batch step's outcome (sacct's `N.batch` row)."""
+
+    state: JobState
+    start_time: float
+    end_time: float | None = None
+    exit_code: int = 0
+    exit_signal: int = 0
+    max_rss_kb: int | None = None
+    total_cpu_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    job_id: int
+    spec: JobSpec
+    state: JobState
+    submit_time: float
+    partition: str
+    mem_per_node: int
+    time_limit: int | None
+    reason: Reason = Reason.NONE
+    priority: int = 1
+    held: bool = False
+    nice: int = 0
+    name: str = ""
+    attempt: int = 0
+    eligible_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    allocation: Mapping[str, NodeAllocation] = field(default_factory=dict)
+    launched: bool = False
+    exit_code: int = 0
+    exit_signal: int = 0
+    batch_step: StepRecord | None = None
+    cancelled_by: int | None = None
+    requeue_requested: bool = False
+    estimated_start: float | None = None
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(self.allocation)
+
+    @property
+    def num_cpus(self) -> int:
+        if self.allocation:
+            return sum(a.cpus for a in self.allocation.values())
+        return self.spec.cpus_per_node() * self.spec.num_nodes
+
+    def expected_end(self) -> float:
+        """When the job must be done by its limit (infinite when unlimited or not started)."""
+        if self.start_time is None or self.time_limit is None:
+            return math.inf
+        return self.start_time + self.time_limit * 60
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, JobState | Reason):
+        return value.value
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _encode(v) for k, v in value.items()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    """A JSON-ready dict; job_from_dict(job_to_dict(j)) == j."""
+    encoded: dict[str, Any] = _encode(job)
+    return encoded
+
+
+def _spec_from_dict(data: Mapping[str, Any]) -> JobSpec:
+    known = {f.name for f in fields(JobSpec)}
+    values = {k: v for k, v in data.items() if k in known}
+    for key in ("argv", "req_nodes", "exc_nodes"):
+        values[key] = tuple(values.get(key) or ())
+    values["environment"] = dict(values.get("environment") or {})
+    return JobSpec(**values)
+
+
+def job_from_dict(data: Mapping[str, Any]) -> Job:
+    known = {f.name for f in fields(Job)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["spec"] = _spec_from_dict(data["spec"])
+    values["state"] = JobState(data["state"])
+    values["reason"] = Reason(data.get("reason", "None"))
+    values["allocation"] = {
+        node: NodeAllocation(a["cpus"], a["memory"], tuple(a.get("gpu_indices") or ()))
+        for node, a in (data.get("allocation") or {}).items()
+    }
+    step = data.get("batch_step")
+    if step:
+        values["batch_step"] = StepRecord(**{**step, "state": JobState(step["state"])})
+    return Job(**values)
+
+
+__all__ = ["Job", "JobSpec", "NodeAllocation", "StepRecord", "job_from_dict", "job_to_dict",
+           "replace"]

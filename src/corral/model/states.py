@@ -1,0 +1,61 @@
+"""Job states and pending reasons, in Slurm's spelling so tools that parse them keep working."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class JobState(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETING = "COMPLETING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    NODE_FAIL = "NODE_FAIL"
+    PREEMPTED = "PREEMPTED"
+    DEADLINE = "DEADLINE"
+    BOOT_FAIL = "BOOT_FAIL"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (JobState.PENDING, JobState.RUNNING, JobState.COMPLETING)
+
+    @property
+    def is_active(self) -> bool:
+        """Holds resources on nodes."""
+        return self in (JobState.RUNNING, JobState.COMPLETING)
+
+
+TERMINAL_STATES = frozenset(s for s in JobState if s.is_terminal)
+
+SHORT_STATE = {
+    JobState.PENDING: "PD", JobState.RUNNING: "R", JobState.COMPLETING: "CG",
+    JobState.COMPLETED: "CD", JobState.FAILED: "F", JobState.CANCELLED: "CA",
+    JobState.TIMEOUT: "TO", JobState.OUT_OF_MEMORY: "OOM", JobState.NODE_FAIL: "NF",
+    JobState.PREEMPTED: "PR", JobState.DEADLINE: "DL", JobState.BOOT_FAIL: "BF",
+}
+
+
+class Reason(str, Enum):
+    """Why a job is pending (or why it ended), as squeue's %r prints it."""
+
+    NONE = "None"
+    PRIORITY = "Priority"
+    RESOURCES = "Resources"
+    DEPENDENCY = "Dependency"
+    DEPENDENCY_NEVER_SATISFIED = "DependencyNeverSatisfied"
+    HELD_USER = "JobHeldUser"
+    HELD_ADMIN = "JobHeldAdmin"
+    BEGIN_TIME = "BeginTime"
+    REQ_NODE_NOT_AVAIL = "ReqNodeNotAvail"
+    PARTITION_TIME_LIMIT = "PartitionTimeLimit"
+    PARTITION_NODE_LIMIT = "PartitionNodeLimit"
+    PARTITION_CONFIG = "PartitionConfig"
+    NODE_DOWN = "NodeDown"
+    NON_ZERO_EXIT_CODE = "NonZeroExitCode"
+    TIME_LIMIT = "TimeLimit"
+    JOB_LAUNCH_FAILURE = "JobLaunchFailure"
+    OUT_OF_MEMORY = "OutOfMemory"

@@ -1,0 +1,167 @@
+"""The durable store: SQLite (WAL) by default, PostgreSQL or MariaDB/MySQL by URL.
+
+Every change the controller acknowledges has been committed here first. Jobs are stored as a
+projection (one row per job, its record as JSON) beside an append-only log of their events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from corral.model.job import Job, job_from_dict, job_to_dict
+from corral.model.states import TERMINAL_STATES
+from corral.store.tables import job_events, jobs, meta, nodes
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    job_id: int
+    at: float
+    kind: str
+    payload: dict[str, Any]
+    cause: str
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'corral.db'}"
+
+
+def _normalize(url: str) -> str:
+    # Pick the drivers we install, so a plain postgresql:// or mysql:// URL just works.
+    for plain, driver in (("postgresql://", "postgresql+psycopg://"),
+                          ("postgres://", "postgresql+psycopg://"),
+                          ("mysql://", "mysql+pymysql://"), ("mariadb://", "mysql+pymysql://")):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = _normalize(url)
+        kwargs: dict[str, Any] = {"future": True}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        store = cls(url)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def max_job_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(jobs.c.job_id))).scalar() or 0)
+
+    def commit(self, changed: Sequence[tuple[Job, bool]], events: Iterable[EventRecord] = ()) -> None:
+        """Writes job rows (job, is_new) and their events in one transaction."""
+        with self.engine.begin() as conn:
+            for job, is_new in changed:
+                self._write_job(conn, job, is_new)
+            rows = [{"job_id": e.job_id, "at": e.at, "kind": e.kind,
+                     "payload": json.dumps(e.payload), "cause": e.cause} for e in events]
+            if rows:
+                conn.execute(insert(job_events), rows)
+
+    @staticmethod
+    def _write_job(conn: Connection, job: Job, is_new: bool) -> None:
+        row = {"uid": job.spec.uid, "user_name": job.spec.user, "partition": job.partition,
+               "state": job.state.value, "submit_time": job.submit_time,
+               "start_time": job.start_time, "end_time": job.end_time,
+               "record": json.dumps(job_to_dict(job))}
+        if is_new:
+            conn.execute(insert(jobs).values(job_id=job.job_id, **row))
+        else:
+            conn.execute(update(jobs).where(jobs.c.job_id == job.job_id).values(**row))
+
+    def load_live(self, ended_after: float) -> list[Job]:
+        """Jobs still in the controller's queue: not ended, or ended after `ended_after`."""
+        terminal = [s.value for s in TERMINAL_STATES]
+        query = select(jobs.c.record).where(
+            or_(jobs.c.state.not_in(terminal), jobs.c.end_time >= ended_after)
+        ).order_by(jobs.c.job_id)
+        with self.engine.connect() as conn:
+            return [job_from_dict(json.loads(r)) for (r,) in conn.execute(query)]
+
+    def history(self, *, uid: int | None = None, job_ids: Sequence[int] = (),
+                start: float | None = None, end: float | None = None,
+                states: Sequence[str] = ()) -> list[Job]:
+        """sacct's view: jobs that were eligible or running within [start, end]."""
+        query = select(jobs.c.record).order_by(jobs.c.job_id)
+        if uid is not None:
+            query = query.where(jobs.c.uid == uid)
+        if job_ids:
+            query = query.where(jobs.c.job_id.in_(list(job_ids)))
+        if start is not None:
+            query = query.where(or_(jobs.c.end_time.is_(None), jobs.c.end_time >= start))
+        if end is not None:
+            query = query.where(jobs.c.submit_time <= end)
+        if states:
+            query = query.where(jobs.c.state.in_(list(states)))
+        with self.engine.connect() as conn:
+            return [job_from_dict(json.loads(r)) for (r,) in conn.execute(query)]
+
+    def events_of(self, job_id: int) -> list[EventRecord]:
+        query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
+        with self.engine.connect() as conn:
+            return [EventRecord(r.job_id, r.at, r.kind, json.loads(r.payload), r.cause)
+                    for r in conn.execute(query)]
+
+    # -- nodes and settings ------------------------------------------------------------------
+
+    def save_node(self, name: str, record: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(nodes).where(nodes.c.name == name)
+                                .values(record=json.dumps(record)))
+            if done.rowcount == 0:
+                conn.execute(insert(nodes).values(name=name, record=json.dumps(record)))
+
+    def load_nodes(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return {r.name: json.loads(r.record) for r in conn.execute(select(nodes))}
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+            return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(meta).where(meta.c.key == key))
+            conn.execute(insert(meta).values(key=key, value=value))

@@ -1,0 +1,137 @@
+"""`corral up`: a controller and N agents on this machine, as real processes, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from corral.client import Client, ControllerUnreachable
+from corral.client.locate import default_data_dir
+
+
+class AllInOne:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data_dir = Path(args.data_dir or default_data_dir(os.environ)).absolute()
+        self.socket = self.data_dir / "corral.sock"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.data_dir / "logs" / log_name, "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "corral.entry", *argv], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def _wait_ready(self, controller: subprocess.Popen[bytes]) -> bool:
+        client = Client(str(self.socket), timeout=2)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if controller.poll() is not None:
+                return False
+            try:
+                client.ping()
+                return True
+            except ControllerUnreachable:
+                time.sleep(0.1)
+            finally:
+                client.close()
+        return False
+
+    def _node_sizes(self) -> tuple[int, int]:
+        n = max(1, self.args.nodes)
+        cpus = self.args.cpus_per_node or max(1, (len(os.sched_getaffinity(0)) // n))
+        memory = self.args.memory_per_node or max(1, psutil.virtual_memory().total // (1024 * 1024) // n)
+        return cpus, memory
+
+    def run(self) -> int:
+        from corral.entry import cluster_key
+
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        key = cluster_key(self.data_dir)
+        env = {**os.environ, "CORRAL_CLUSTER_KEY": key}
+        ctl_args = ["controller", "--data-dir", str(self.data_dir), "--port", str(self.args.port)]
+        if self.args.config:
+            ctl_args += ["--config", self.args.config]
+        if self.args.kill_wait is not None:
+            ctl_args += ["--kill-wait", str(self.args.kill_wait)]
+        controller = self._spawn(ctl_args, env, "controller.log")
+        if not self._wait_ready(controller):
+            print(f"corral up: error: the controller did not start; see {self.data_dir}/logs/controller.log",
+                  file=sys.stderr)
+            self.stop()
+            return 1
+        cpus, memory = self._node_sizes()
+        names = ([f"node{i}" for i in range(1, self.args.nodes + 1)] if self.args.nodes > 1
+                 else [socket.gethostname().split(".")[0]])
+        for name in names:
+            agent_args = ["agent", "--controller", f"http://127.0.0.1:{self.args.port}",
+                          "--name", name, "--cpus", str(cpus), "--memory", f"{memory}M",
+                          "--state-dir", str(self.data_dir / "agents" / name)]
+            if self.args.gpus_per_node:
+                agent_args += ["--gpus", str(self.args.gpus_per_node)]
+            if self.args.gpu_type:
+                agent_args += ["--gpu-type", self.args.gpu_type]
+            self._spawn(agent_args, env, f"agent-{name}.log")
+        self._wait_nodes(len(names))
+        print(f"corral is up: controller on {self.socket} (TCP 127.0.0.1:{self.args.port}), "
+              f"{len(names)} node(s) {','.join(names)} with {cpus} CPUs and {memory} MiB each.")
+        print("In another shell:")
+        print(f"  export CORRAL_CONTROLLER={self.socket}")
+        print("  sbatch --wrap 'hostname'; squeue; sinfo; sacct")
+        print(f"Logs: {self.data_dir}/logs. Press Ctrl-C to stop.", flush=True)
+        return self._wait()
+
+    def _wait_nodes(self, count: int) -> None:
+        client = Client(str(self.socket), timeout=2)
+        deadline = time.time() + 30
+        try:
+            while time.time() < deadline:
+                try:
+                    if len([n for n in client.nodes() if n["responding"]]) >= count:
+                        return
+                except ControllerUnreachable:
+                    pass
+                time.sleep(0.1)
+        finally:
+            client.close()
+
+    def _wait(self) -> int:
+        stop = {"now": False}
+
+        def request_stop(*_: object) -> None:
+            stop["now"] = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not stop["now"]:
+            if any(p.poll() is not None for p in self.procs):
+                print("corral up: a component exited; stopping (see the logs)", file=sys.stderr)
+                self.stop()
+                return 1
+            time.sleep(0.2)
+        print("\nstopping corral ...", flush=True)
+        self.stop()
+        return 0
+
+    def stop(self) -> None:
+        # Agents first, then the controller; running jobs stay with their supervisors and
+        # are picked up again by the next `corral up`.
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
