@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getopt
 import json
 import os
 import re
@@ -14,22 +13,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.cli import sacct_format as fmt
+from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import run_command
 from corral.client import Client
 from corral.model.states import SHORT_STATE
 from corral.model.timefmt import parse_timestamp
 
 VERSION = "slurm-wlm 22.05.8"
-_SHORT_OPTS = "aA:bcC:DeE:f:F:g:hi:I:j:k:K:lLM:nN:o:pPq:r:s:S:Ttu:UvVW:x:X"
-_LONG_OPTS = [
-    "allusers", "accounts=", "allocations", "brief", "completion", "constraints=", "delimiter=",
-    "duplicates", "federation", "helpformat", "help-fields", "endtime=", "file=", "flags=",
-    "gid=", "group=", "help", "local", "name=", "nnodes=", "ncpus=", "jobs=", "timelimit-min=",
-    "timelimit-max=", "long", "allclusters", "cluster=", "clusters=", "nodelist=", "noconvert",
-    "units=", "noheader", "fields=", "format=", "parsable", "parsable2", "qos=", "partition=",
-    "reason=", "state=", "starttime=", "truncate", "uid=", "usage", "user=", "verbose",
-    "version", "wckeys=", "associations=", "json", "array",
-]
+
+
+def _options(spec: str, takes_value: bool) -> tuple[Option, ...]:
+    """Options from ``long/s`` words (``/s`` is the short letter, when there is one)."""
+    out = []
+    for word in spec.split():
+        long, _, short = word.partition("/")
+        out.append(Option(long, short or None, takes_value))
+    return tuple(out)
+
+
+_OPTIONS = _options(
+    "accounts/A constraints/C delimiter endtime/E file/f flags/F gid/g group name nnodes/i "
+    "ncpus/I jobs/j timelimit-min/k timelimit-max/K cluster clusters/M nodelist/N units fields "
+    "format/o qos/q partition/r reason/R state/s starttime/S uid user/u wckeys/W "
+    "associations/x", True) + _options(
+    "allusers/a allocations/X brief/b completion/c duplicates/D federation helpformat/e "
+    "help-fields help/h local long/l allclusters/L noconvert noheader/n parsable/p "
+    "parsable2/P truncate/T usage/U verbose/v version/V json array t/t", False)
+
 _EXTRA_STATES = {"S": "SUSPENDED", "RQ": "REQUEUED", "RS": "RESIZING", "RV": "REVOKED",
                  "SE": "SPECIAL_EXIT", "ST": "STOPPED"}
 STATE_NAMES: dict[str, str] = {
@@ -86,68 +96,58 @@ def _fatal(message: str) -> SacctExit:
     return SacctExit(f"sacct: fatal: {message}\n")
 
 
-def _getopt_message(exc: getopt.GetoptError) -> str:
-    opt = exc.opt
-    if "requires argument" in exc.msg:
-        what = f"'--{opt}'" if len(opt) > 1 else f"-- '{opt}'"
-        return f"sacct: option {what} requires an argument"
-    if len(opt) > 1:
-        return f"sacct: unrecognized option '--{opt}'"
-    return f"sacct: invalid option -- '{opt}'"
-
-
 def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SacctOptions:
     """sacct's command line, as Slurm's getopt_long reads it; raises SacctExit to stop early."""
     env = os.environ if environ is None else environ
     try:
-        pairs, rest = getopt.gnu_getopt(list(argv), _SHORT_OPTS, _LONG_OPTS)
-    except getopt.GetoptError as exc:
-        raise SacctExit(f'{_getopt_message(exc)}\nTry "sacct --help" for more information\n')
+        pairs, rest = parse("sacct", argv, _OPTIONS, stop_at_positional=False)
+    except OptionError as exc:
+        raise SacctExit(f'{exc}\nTry "sacct --help" for more information\n') from None
     opts = SacctOptions()
     fields: list[str] = []
     brief = long_output = False
-    for opt, value in pairs:
-        key = opt.lstrip("-")
-        if key in ("a", "allusers"):
+    for key, raw in pairs:
+        value = raw or ""
+        if key == "allusers":
             opts.all_users = True
-        elif key in ("A", "accounts"):
+        elif key == "accounts":
             opts.accounts += _split(value)
-        elif key in ("b", "brief"):
+        elif key == "brief":
             brief = True
         elif key == "delimiter":
             opts.delimiter = value
-        elif key in ("e", "helpformat", "help-fields"):
+        elif key in ("helpformat", "help-fields"):
             raise SacctExit(help_fields(), 0, stdout=True)
-        elif key in ("E", "endtime"):
+        elif key == "endtime":
             opts.end = value
-        elif key in ("h", "help", "U", "usage"):
+        elif key in ("help", "usage"):
             raise SacctExit(_USAGE, 0, stdout=True)
-        elif key in ("j", "jobs"):
+        elif key == "jobs":
             opts.jobs += [_job_selector(item) for item in _split(value)]
-        elif key in ("l", "long"):
+        elif key == "long":
             long_output = True
         elif key == "name":
             opts.names += _split(value)
-        elif key in ("n", "noheader"):
+        elif key == "noheader":
             opts.header = False
-        elif key in ("o", "format", "fields"):
+        elif key in ("format", "fields"):
             fields.append(value)
-        elif key in ("p", "parsable"):
+        elif key == "parsable":
             opts.mode = "parsable"
-        elif key in ("P", "parsable2"):
+        elif key == "parsable2":
             opts.mode = "parsable2"
-        elif key in ("r", "partition"):
+        elif key == "partition":
             opts.partitions += _split(value)
-        elif key in ("s", "state"):
+        elif key == "state":
             opts.states += [_state_name(item) for item in _split(value)]
-        elif key in ("S", "starttime"):
+        elif key == "starttime":
             opts.start = value
-        elif key in ("u", "user", "uid"):
+        elif key in ("user", "uid"):
             opts.all_users = value.strip() == "-1"
             opts.users += [] if opts.all_users else _split(value)
-        elif key in ("V", "version"):
+        elif key == "version":
             raise SacctExit(VERSION + "\n", 0, stdout=True)
-        elif key in ("X", "t", "allocations"):
+        elif key in ("t", "allocations"):
             opts.no_steps = True
         elif key == "json":
             opts.as_json = True
@@ -221,7 +221,8 @@ def select_views(records: Sequence[Mapping[str, Any]], opts: SacctOptions, now: 
             if step_id is None:
                 keep = not opts.jobs or None in chosen
             else:
-                keep = step_id in chosen or (not opts.no_steps and (not opts.jobs or None in chosen))
+                whole_job = not opts.jobs or None in chosen
+                keep = step_id in chosen or (not opts.no_steps and whole_job)
             if keep:
                 views.append(view)
     return views

@@ -117,7 +117,7 @@ def display_job_id(rec: Record) -> str:
 
 
 def format_kb(kb: float) -> str:
-    """A size in KiB as sacct prints MaxRSS: ``1088K``, ``2M``, ``1.50M`` (Slurm's convert_num_unit)."""
+    """KiB as sacct prints MaxRSS: ``1088K``, ``2M``, ``1.50M`` (Slurm's convert_num_unit)."""
     num = float(kb) * 1024
     if int(num) == 0:
         return "0"
@@ -255,7 +255,8 @@ def _job_tres(v: RowView, requested: bool) -> str | None:
     """ReqTRES (job lines only) and AllocTRES (once started); sacct sorts them by name."""
     if v.step is not None:
         mem = v.job.get("mem_per_node")
-        return None if requested else _tres(v.cpus(), mem, len(v.step_nodes()) or 1, v.gpus(), False)
+        nodes = len(v.step_nodes()) or 1
+        return None if requested else _tres(v.cpus(), mem, nodes, v.gpus(), False)
     if not requested and not v.started:
         return None
     cpus = int(v.job.get("num_cpus") or 0)

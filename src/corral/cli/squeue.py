@@ -12,40 +12,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.cli import squeue_format as sf
-from corral.cli.getopt_slurm import Opt, OptionError, parse
+from corral.cli import squeue_sort
+from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
 from corral.client import Client, ClientError
+from corral.clock import system_clock
+from corral.model.hostlist import expand
 
 VERSION = "slurm-wlm 22.05.8"
 ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "COMPLETING", "SUSPENDED", "CONFIGURING",
                            "RESIZING", "SIGNALING", "STAGE_OUT"})
 ALL_STATES = tuple(sf.SHORT_STATE)
 
-OPTIONS: tuple[Opt, ...] = (
-    Opt("all", "a", ("all",)),
-    Opt("account", "A", ("account", "accounts"), True),
-    Opt("noheader", "h", ("noheader",)),
-    Opt("iterate", "i", ("iterate",), True),
-    Opt("jobs", "j", ("jobs", "job"), True),
-    Opt("long", "l", ("long",)),
-    Opt("name", "n", ("name", "names"), True),
-    Opt("format", "o", ("format",), True),
-    Opt("Format", "O", ("Format",), True),
-    Opt("partition", "p", ("partition", "partitions"), True),
-    Opt("qos", "q", ("qos",), True),
-    Opt("array", "r", ("array",)),
-    Opt("sort", "S", ("sort",), True),
-    Opt("states", "t", ("states", "state"), True),
-    Opt("user", "u", ("user", "users"), True),
-    Opt("verbose", "v", ("verbose",)),
-    Opt("version", "V", ("version",)),
-    Opt("nodelist", "w", ("nodelist",), True),
-    Opt("me", None, ("me",)),
-    Opt("start", None, ("start",)),
-    Opt("json", None, ("json",)),
-    Opt("help", None, ("help",)),
-    Opt("usage", None, ("usage",)),
+OPTIONS: tuple[Option, ...] = (
+    Option("all", "a", False), Option("account", "A"), Option("accounts"),
+    Option("noheader", "h", False), Option("iterate", "i"), Option("jobs", "j"), Option("job"),
+    Option("long", "l", False), Option("name", "n"), Option("names"), Option("format", "o"),
+    Option("Format", "O"), Option("partition", "p"), Option("partitions"), Option("qos", "q"),
+    Option("array", "r", False), Option("sort", "S"), Option("states", "t"), Option("state"),
+    Option("user", "u"), Option("users"), Option("verbose", "v", False),
+    Option("version", "V", False), Option("nodelist", "w"), Option("me", None, False),
+    Option("start", None, False), Option("json", None, False), Option("help", None, False),
+    Option("usage", None, False),
 )
+# Long spellings that mean the same option.
+_ALIASES = {"accounts": "account", "job": "jobs", "names": "name", "partitions": "partition",
+            "state": "states", "users": "user"}
 
 USAGE = """\
 Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
@@ -138,13 +130,13 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
                   me: Callable[[], str] | None = None) -> Request:
     """Reads squeue's options; raises OptionError (getopt's) or CommandError (squeue's)."""
     env = os.environ if environ is None else environ
-    found, operands = parse(argv, OPTIONS)
+    found, operands = parse("squeue", argv, OPTIONS, stop_at_positional=False)
     req = Request(sort=env.get("SQUEUE_SORT") or None)
     fmt: str | None = None
     long_fmt: str | None = None
     start = False
-    for key, value in found:
-        arg = value or ""
+    for name, value in found:
+        key, arg = _ALIASES.get(name, name), value or ""
         if key in ("version", "help", "usage"):
             req.show = req.show or key
         elif key == "noheader":
@@ -181,7 +173,7 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
         elif key == "json":
             req.json = True
     if operands:
-        raise OptionError(f"error: Unrecognized option: {operands[0]}")
+        raise CommandError(f"Unrecognized option: {operands[0]}")
     for job_id in req.job_ids or []:
         if not _JOB_ID.fullmatch(job_id):
             raise CommandError(f"Invalid job id: {job_id}")
@@ -259,8 +251,6 @@ def select(req: Request, jobs: Iterable[Mapping[str, Any]],
 
 
 def _on_nodes(job: Mapping[str, Any], wanted: Sequence[str]) -> bool:
-    from corral.model.hostlist import expand
-
     names: set[str] = set()
     for expr in wanted:
         try:
@@ -273,7 +263,7 @@ def _on_nodes(job: Mapping[str, Any], wanted: Sequence[str]) -> bool:
 def listing(req: Request, jobs: Iterable[Mapping[str, Any]], users: set[str] | None,
             now: float, tz: Any = None) -> list[str]:
     """The lines one squeue pass prints for `jobs` (the controller's reply)."""
-    kept = sf.sort_jobs(select(req, jobs, users), req.sort, now)
+    kept = squeue_sort.sort_jobs(select(req, jobs, users), req.sort, now)
     if req.json:
         from corral.cli import squeue_json
 
@@ -290,8 +280,9 @@ def _fetch(client: Client, req: Request) -> list[Any] | None:
         if req.job_ids:
             jobs = client.jobs(job_ids=req.job_ids)
         else:
+            one_user = req.users[0] if req.users and len(req.users) == 1 else None
             jobs = client.jobs(
-                user=req.users[0] if req.users and len(req.users) == 1 else None,
+                user=one_user if one_user and not one_user.isdigit() else None,
                 partition=req.partitions[0] if req.partitions and len(req.partitions) == 1
                 else None)
     except ClientError as exc:
@@ -307,7 +298,7 @@ def _body(client: Client, argv: list[str]) -> int:
     try:
         req = parse_request(argv)
     except OptionError as exc:
-        print(f"squeue: {exc.message}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         print('Try "squeue --help" for more information', file=sys.stderr)
         return 1
     if req.show:
@@ -319,15 +310,15 @@ def _body(client: Client, argv: list[str]) -> int:
         for name in invalid:
             print(f"squeue: error: Invalid user: {name}\n", file=sys.stderr)
     try:
-        sf.sort_jobs([], req.sort, 0.0)
+        squeue_sort.sort_jobs([], req.sort, 0.0)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     while True:
-        jobs = _fetch(client, req)
+        jobs = [] if users is not None and not users else _fetch(client, req)
         if jobs is None:
             print("slurm_load_jobs error: Invalid job id specified", file=sys.stderr)
             return 1
-        now = time.time()
+        now = system_clock()
         sys.stdout.write("".join(line + "\n" for line in listing(req, jobs, users, now)))
         sys.stdout.flush()
         if not req.iterate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,6 @@ Tz = _dt.tzinfo | None
 DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
 START_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %R"
-DEFAULT_SORT = "P,t,-p"
 LONG_FORMAT_WIDTH = 20
 
 SHORT_STATE: dict[str, str] = {
@@ -64,15 +63,15 @@ def pad(text: str, width: int, right: bool, cut: bool = True) -> str:
 # --------------------------------------------------------------------------- field values
 
 
-def _state(job: Job) -> str:
+def state_of(job: Job) -> str:
     return str(job.get("state") or "UNKNOWN")
 
 
-def _str(value: Any, default: str = "(null)") -> str:
+def as_text(value: Any, default: str = "(null)") -> str:
     return default if value is None or value == "" else str(value)
 
 
-def _int(value: Any, default: int = 0) -> int:
+def as_int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -104,13 +103,13 @@ def job_id_text(job: Job) -> str:
             return f"{array_id}_[{job['array_task_string']}]"
         if job.get("array_task_id") is not None:
             return f"{array_id}_{job['array_task_id']}"
-    return _str(job.get("job_id"), "")
+    return as_text(job.get("job_id"), "")
 
 
 def time_used(job: Job, now: float) -> float:
     """Seconds the job has run (0 while pending), as Slurm's job_time_used."""
     start = job.get("start_time")
-    state = _state(job)
+    state = state_of(job)
     if not start or state == "PENDING":
         return 0.0
     end = job.get("end_time")
@@ -126,15 +125,15 @@ def _time_left(job: Job, now: float) -> str:
     return format_squeue_time(int(limit) * 60 - int(time_used(job, now)))
 
 
-def _start(job: Job) -> Any:
-    return job.get("estimated_start") if _state(job) == "PENDING" else job.get("start_time")
+def start_of(job: Job) -> Any:
+    return job.get("estimated_start") if state_of(job) == "PENDING" else job.get("start_time")
 
 
 def expected_end(job: Job) -> float | None:
     """The end time: the real one once ended, else start (or estimated start) plus the limit."""
     if job.get("end_time"):
         return float(job["end_time"])
-    start, limit = _start(job), job.get("time_limit")
+    start, limit = start_of(job), job.get("time_limit")
     if start and limit is not None:
         return float(start) + int(limit) * 60
     return None
@@ -142,9 +141,10 @@ def expected_end(job: Job) -> float | None:
 
 def _end_time(job: Job, now: float, tz: Tz) -> str:
     end = expected_end(job)
-    if job.get("time_limit") is None and _state(job) in ("RUNNING", "COMPLETING", "SUSPENDED"):
-        if end is None or end > now:
-            return "NONE"
+    unlimited = job.get("time_limit") is None
+    if unlimited and state_of(job) in ("RUNNING", "COMPLETING", "SUSPENDED") and (
+            end is None or end > now):
+        return "NONE"
     return _ts(end, tz)
 
 
@@ -152,14 +152,14 @@ def _min_memory(job: Job) -> str:
     mem = job.get("mem_per_cpu") or job.get("min_memory_node")
     if mem is None:
         mem = job.get("mem_per_node") or 0
-    return format_memory_mb(_int(mem))
+    return format_memory_mb(as_int(mem))
 
 
 def tres_per_node(job: Job) -> str:
     """%b: the job's per-node TRES request (`gres:gpu:2`), N/A when none."""
     if job.get("tres_per_node"):
         return str(job["tres_per_node"])
-    gpus = _int(job.get("gpus_per_node"))
+    gpus = as_int(job.get("gpus_per_node"))
     if gpus > 0:
         kind = job.get("gpu_type")
         return f"gres:gpu:{kind}:{gpus}" if kind else f"gres:gpu:{gpus}"
@@ -170,21 +170,21 @@ def num_nodes(job: Job) -> int:
     nodes = job.get("nodes")
     if isinstance(nodes, list) and nodes:
         return len(nodes)
-    return _int(job.get("num_nodes"), 1)
+    return as_int(job.get("num_nodes"), 1)
 
 
 def _reason(job: Job) -> str:
-    return _str(job.get("reason"), "None")
+    return as_text(job.get("reason"), "None")
 
 
 def _reason_list(job: Job) -> tuple[str, bool]:
-    if _state(job) in _REASON_LIST_STATES:
+    if state_of(job) in _REASON_LIST_STATES:
         return f"({_reason(job)})", True
     return nodelist(job.get("nodes")), False
 
 
 def _priority_float(job: Job) -> str:
-    return f"{_int(job.get('priority')) / 4294967295:16.14f}"
+    return f"{as_int(job.get('priority')) / 4294967295:16.14f}"
 
 
 def _array_job_id(job: Job) -> str:
@@ -192,7 +192,7 @@ def _array_job_id(job: Job) -> str:
         job.get("array_task_string") or job.get("array_task_id") is not None
     ):
         return str(job["array_job_id"])
-    return _str(job.get("job_id"), "")
+    return as_text(job.get("job_id"), "")
 
 
 def _array_task_id(job: Job) -> str:
@@ -207,7 +207,7 @@ Getter = Callable[[Job, float, Tz], str | tuple[str, bool]]
 
 
 def _f(name: str, default: str = "(null)") -> Getter:
-    return lambda job, now, tz: _str(job.get(name), default)
+    return lambda job, now, tz: as_text(job.get(name), default)
 
 
 # key -> (header, value, header is cut to width). A value may say (text, cut) itself.
@@ -218,31 +218,31 @@ COLUMNS: dict[str, tuple[str, Getter, bool]] = {
     "K": ("ARRAY_TASK_ID", lambda j, n, t: _array_task_id(j), True),
     "P": ("PARTITION", _f("partition"), True),
     "j": ("NAME", _f("name"), True),
-    "u": ("USER", lambda j, n, t: _str(j.get("user"), _str(j.get("uid"), "")), True),
+    "u": ("USER", lambda j, n, t: as_text(j.get("user"), as_text(j.get("uid"), "")), True),
     "U": ("UID", _f("uid", ""), True),
-    "g": ("GROUP", lambda j, n, t: _str(j.get("group"), _str(j.get("gid"), "")), True),
+    "g": ("GROUP", lambda j, n, t: as_text(j.get("group"), as_text(j.get("gid"), "")), True),
     "G": ("GID", _f("gid", ""), True),
-    "t": ("ST", lambda j, n, t: SHORT_STATE.get(_state(j), _state(j)), True),
-    "T": ("STATE", lambda j, n, t: _state(j), True),
+    "t": ("ST", lambda j, n, t: SHORT_STATE.get(state_of(j), state_of(j)), True),
+    "T": ("STATE", lambda j, n, t: state_of(j), True),
     "M": ("TIME", lambda j, n, t: format_squeue_time(time_used(j, n)), True),
     "l": ("TIME_LIMIT", lambda j, n, t: format_limit_squeue(j.get("time_limit")), True),
     "L": ("TIME_LEFT", lambda j, n, t: _time_left(j, n), True),
     "D": ("NODES", lambda j, n, t: str(num_nodes(j)), True),
-    "C": ("CPUS", lambda j, n, t: str(_int(j.get("num_cpus"), 1)), True),
-    "c": ("MIN_CPUS", lambda j, n, t: str(_int(j.get("cpus_per_task"), 1)), True),
+    "C": ("CPUS", lambda j, n, t: str(as_int(j.get("num_cpus"), 1)), True),
+    "c": ("MIN_CPUS", lambda j, n, t: str(as_int(j.get("cpus_per_task"), 1)), True),
     "m": ("MIN_MEMORY", lambda j, n, t: _min_memory(j), True),
     "b": ("TRES_PER_NODE", lambda j, n, t: tres_per_node(j), True),
     "R": ("NODELIST(REASON)", lambda j, n, t: _reason_list(j), False),
     "r": ("REASON", lambda j, n, t: _reason(j), True),
     "N": ("NODELIST", lambda j, n, t: (nodelist(j.get("nodes")), False), False),
-    "S": ("START_TIME", lambda j, n, t: _ts(_start(j), t), True),
+    "S": ("START_TIME", lambda j, n, t: _ts(start_of(j), t), True),
     "V": ("SUBMIT_TIME", lambda j, n, t: _ts(j.get("submit_time"), t), True),
     "e": ("END_TIME", _end_time, True),
     "a": ("ACCOUNT", _f("account"), True),
     "q": ("QOS", _f("qos"), True),
     "p": ("PRIORITY", lambda j, n, t: _priority_float(j), True),
-    "Q": ("PRIORITY", lambda j, n, t: str(_int(j.get("priority"))), True),
-    "y": ("NICE", lambda j, n, t: str(_int(j.get("nice"))), True),
+    "Q": ("PRIORITY", lambda j, n, t: str(as_int(j.get("priority"))), True),
+    "y": ("NICE", lambda j, n, t: str(as_int(j.get("nice"))), True),
     "E": ("DEPENDENCY", _f("dependency"), True),
     "Z": ("WORK_DIR", _f("work_dir"), True),
     "o": ("COMMAND", _f("command"), True),
@@ -254,7 +254,7 @@ COLUMNS: dict[str, tuple[str, Getter, bool]] = {
     "w": ("WCKEY", _f("wckey"), True),
     "z": ("S:C:T", lambda j, n, t: "*:*:*", True),
     "d": ("MIN_TMP_DISK", lambda j, n, t: "0", True),
-    "f": ("FEATURES", lambda j, n, t: _str(",".join(j.get("features") or [])), True),
+    "f": ("FEATURES", lambda j, n, t: as_text(",".join(j.get("features") or [])), True),
     "H": ("SOCKETS_PER_NODE", lambda j, n, t: "*", True),
     "I": ("CORES_PER_SOCKET", lambda j, n, t: "*", True),
     "J": ("THREADS_PER_CORE", lambda j, n, t: "*", True),
@@ -265,8 +265,8 @@ COLUMNS: dict[str, tuple[str, Getter, bool]] = {
     "stdout": ("STDOUT", _f("stdout"), True),
     "stderr": ("STDERR", _f("stderr"), True),
     "stdin": ("STDIN", _f("stdin"), True),
-    "tasks": ("TASKS", lambda j, n, t: str(_int(j.get("num_tasks"), 1)), True),
-    "cpus_per_task": ("CPUS_PER_TASK", lambda j, n, t: str(_int(j.get("cpus_per_task"), 1)), True),
+    "tasks": ("TASKS", lambda j, n, t: str(as_int(j.get("num_tasks"), 1)), True),
+    "cpus_per_task": ("CPUS_PER_TASK", lambda j, n, t: str(as_int(j.get("cpus_per_task"), 1)), True),
     "eligible_time": ("ELIGIBLE_TIME", lambda j, n, t: _ts(j.get("eligible_time"), t), True),
     "submit_host": ("EXEC_HOST", _f("submit_host"), True),
 }
@@ -293,10 +293,11 @@ LONG_NAMES: dict[str, str] = {
 _TOKEN = re.compile(r"([.-]?)([0-9]*)(.?)(.*)", re.DOTALL)
 
 
-def parse_format(fmt: str) -> list[Field]:
+def parse_format(fmt: str, known: Container[str] = COLUMNS) -> list[Field]:
     """Parses an -o format: `%[.|-][width]code[suffix]` items after optional leading text.
 
-    As squeue splits on `%` (strtok), `%%` collapses; an unknown code prints as written.
+    As squeue and sinfo split on `%` (strtok), `%%` collapses; a code not in `known` prints
+    as written.
     """
     fields: list[Field] = []
     if not fmt.startswith("%"):
@@ -308,7 +309,7 @@ def parse_format(fmt: str) -> list[Field]:
         match = _TOKEN.fullmatch(token)
         assert match is not None
         justify, digits, code, suffix = match.groups()
-        if code in COLUMNS and len(code) == 1:
+        if len(code) == 1 and code in known:
             fields.append(Field(code, int(digits or 0), justify == ".", suffix))
         else:
             fields.append(Field(None, suffix="%" + token))
@@ -368,82 +369,3 @@ def render(jobs: Iterable[Job], fields: Sequence[Field], now: float, *, header: 
     lines = [header_line(fields)] if header else []
     lines.extend(job_line(job, fields, now, tz) for job in jobs)
     return lines
-
-
-# --------------------------------------------------------------------------- sorting
-
-_INFINITE = float("inf")
-
-
-def _natural(text: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"([0-9]+)", text))
-
-
-def _id_key(job: Job) -> tuple[int, int]:
-    if job.get("array_job_id") and job.get("array_task_id") is not None:
-        return _int(job["array_job_id"]), _int(job["array_task_id"])
-    return _int(job.get("job_id")), -1
-
-
-def _start_key(now: float) -> Callable[[Job], float]:
-    def key(job: Job) -> float:
-        start = _start(job)
-        if not start:
-            return now + 100
-        if _state(job) == "PENDING" and start < now:
-            return now
-        return float(start)
-    return key
-
-
-def _sort_keys(now: float) -> dict[str, Callable[[Job], Any] | None]:
-    return {
-        # As in squeue 22.05, the partition key applies only to --priority listings.
-        "P": None, "b": None, "c": None, "d": None, "f": None, "h": None, "n": None, "O": None,
-        "z": None, "H": None, "I": None, "J": None,
-        "i": _id_key,
-        "t": lambda j: SHORT_STATE.get(_state(j), _state(j)),
-        "T": _state,
-        "p": lambda j: _int(j.get("priority")),
-        "Q": lambda j: _int(j.get("priority")),
-        "j": lambda j: _str(j.get("name"), ""),
-        "u": lambda j: _str(j.get("user"), ""),
-        "U": lambda j: _int(j.get("uid")),
-        "g": lambda j: _str(j.get("group"), ""),
-        "G": lambda j: _int(j.get("gid")),
-        "B": lambda j: _str(j.get("batch_host"), ""),
-        "v": lambda j: _str(j.get("reservation"), ""),
-        "C": lambda j: _int(j.get("num_cpus")),
-        "D": num_nodes,
-        "m": lambda j: _int(j.get("mem_per_cpu") or j.get("min_memory_node")),
-        "M": lambda j: time_used(j, now),
-        "l": lambda j: _INFINITE if j.get("time_limit") is None else _int(j["time_limit"]),
-        "L": lambda j: _INFINITE if j.get("time_limit") is None
-        else _int(j["time_limit"]) * 60 - time_used(j, now),
-        "S": _start_key(now),
-        "V": lambda j: float(j.get("submit_time") or 0),
-        "e": lambda j: float(j.get("end_time") or 0),
-        "N": lambda j: _natural(nodelist(j.get("nodes"))),
-    }
-
-
-def sort_jobs(jobs: Iterable[Job], spec: str | None, now: float) -> list[Job]:
-    """Orders jobs as squeue: by start time (latest first), then the -S keys (default P,t,-p).
-
-    The keys apply right to left with stable sorts, so the leftmost one wins; equal records
-    stay in job id order. Raises ValueError("Invalid sort specification: X") for unknown keys.
-    """
-    ordered = sorted(jobs, key=_id_key)
-    ordered.sort(key=_start_key(now), reverse=True)
-    keys = _sort_keys(now)
-    text = spec or DEFAULT_SORT
-    for i in range(len(text) - 1, -1, -1):
-        letter = text[i]
-        if letter in ",+-":
-            continue
-        if letter not in keys:
-            raise ValueError(f"Invalid sort specification: {letter}")
-        key = keys[letter]
-        if key is not None:
-            ordered.sort(key=key, reverse=i > 0 and text[i - 1] == "-")
-    return ordered

@@ -102,7 +102,10 @@ def _shadow(job: Job, need: PerNode, partition: Partition, nodes: Mapping[str, N
         chosen = place(job, need, candidate_nodes(job, partition, future))
         if chosen is not None:
             return Reservation(job.job_id, max(end, now), frozenset(n.name for n in chosen))
-    return None
+    # No finite end frees enough: the job's start is unknown, so it keeps every node it could
+    # use, and only jobs that are sure to end (a finite limit) may run there meanwhile.
+    capable = {n.name for n in candidate_nodes(job, partition, nodes) if node_can_ever_hold(n, need)}
+    return Reservation(job.job_id, math.inf, frozenset(capable))
 
 
 def run_cycle(pending: Sequence[Job], running: Sequence[Job], nodes: Mapping[str, NodeResources],

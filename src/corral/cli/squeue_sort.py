@@ -1,0 +1,97 @@
+"""squeue's sort order: -S keys over Slurm's base order (pure: `now` is given)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from corral.cli.squeue_format import (
+    SHORT_STATE,
+    Job,
+    as_int,
+    as_text,
+    nodelist,
+    num_nodes,
+    start_of,
+    state_of,
+    time_used,
+)
+
+DEFAULT_SORT = "P,t,-p"
+
+_INFINITE = float("inf")
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"([0-9]+)", text))
+
+
+def _id_key(job: Job) -> tuple[int, int]:
+    if job.get("array_job_id") and job.get("array_task_id") is not None:
+        return as_int(job["array_job_id"]), as_int(job["array_task_id"])
+    return as_int(job.get("job_id")), -1
+
+
+def _start_key(now: float) -> Callable[[Job], float]:
+    def key(job: Job) -> float:
+        start = start_of(job)
+        if not start:
+            return now + 100
+        if state_of(job) == "PENDING" and start < now:
+            return now
+        return float(start)
+    return key
+
+
+def _sort_keys(now: float) -> dict[str, Callable[[Job], Any] | None]:
+    return {
+        # As in squeue 22.05, the partition key applies only to --priority listings.
+        "P": None, "b": None, "c": None, "d": None, "f": None, "h": None, "n": None, "O": None,
+        "z": None, "H": None, "I": None, "J": None,
+        "i": _id_key,
+        "t": lambda j: SHORT_STATE.get(state_of(j), state_of(j)),
+        "T": state_of,
+        "p": lambda j: as_int(j.get("priority")),
+        "Q": lambda j: as_int(j.get("priority")),
+        "j": lambda j: as_text(j.get("name"), ""),
+        "u": lambda j: as_text(j.get("user"), ""),
+        "U": lambda j: as_int(j.get("uid")),
+        "g": lambda j: as_text(j.get("group"), ""),
+        "G": lambda j: as_int(j.get("gid")),
+        "B": lambda j: as_text(j.get("batch_host"), ""),
+        "v": lambda j: as_text(j.get("reservation"), ""),
+        "C": lambda j: as_int(j.get("num_cpus")),
+        "D": num_nodes,
+        "m": lambda j: as_int(j.get("mem_per_cpu") or j.get("min_memory_node")),
+        "M": lambda j: time_used(j, now),
+        "l": lambda j: _INFINITE if j.get("time_limit") is None else as_int(j["time_limit"]),
+        "L": lambda j: _INFINITE if j.get("time_limit") is None
+        else as_int(j["time_limit"]) * 60 - time_used(j, now),
+        "S": _start_key(now),
+        "V": lambda j: float(j.get("submit_time") or 0),
+        "e": lambda j: float(j.get("end_time") or 0),
+        "N": lambda j: _natural(nodelist(j.get("nodes"))),
+    }
+
+
+def sort_jobs(jobs: Iterable[Job], spec: str | None, now: float) -> list[Job]:
+    """Orders jobs as squeue: by start time (latest first), then the -S keys (default P,t,-p).
+
+    The keys apply right to left with stable sorts, so the leftmost one wins; equal records
+    stay in job id order. Raises ValueError("Invalid sort specification: X") for unknown keys.
+    """
+    ordered = sorted(jobs, key=_id_key)
+    ordered.sort(key=_start_key(now), reverse=True)
+    keys = _sort_keys(now)
+    text = spec or DEFAULT_SORT
+    for i in range(len(text) - 1, -1, -1):
+        letter = text[i]
+        if letter in ",+-":
+            continue
+        if letter not in keys:
+            raise ValueError(f"Invalid sort specification: {letter}")
+        key = keys[letter]
+        if key is not None:
+            ordered.sort(key=key, reverse=i > 0 and text[i - 1] == "-")
+    return ordered

@@ -1,0 +1,167 @@
+"""A real cluster for tests: a controller and agents as separate processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from corral.client import Client, ClientError, ControllerUnreachable
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Cluster:
+    """Starts `corral controller` and `corral agent`s; commands run with CORRAL_CONTROLLER set."""
+
+    def __init__(self, root: Path, *, nodes: int = 2, cpus: int = 2, memory: str = "2G",
+                 gpus: int = 0, kill_wait: float = 1.0, config: str | None = None,
+                 db_url: str | None = None) -> None:
+        self.root = root
+        self.data_dir = root / "controller"
+        self.socket = self.data_dir / "corral.sock"
+        self.port = free_port()
+        self.key = "test-cluster-key"
+        self.node_names = [f"node{i}" for i in range(1, nodes + 1)]
+        self.cpus, self.memory, self.gpus = cpus, memory, gpus
+        self.kill_wait = kill_wait
+        self.config = config
+        self.db_url = db_url
+        self.controller: subprocess.Popen[bytes] | None = None
+        self.agents: dict[str, subprocess.Popen[bytes]] = {}
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "CORRAL_CONTROLLER": str(self.socket),
+                    "CORRAL_CLUSTER_KEY": self.key, "PATH": f"{BIN}:{os.environ['PATH']}"}
+
+    def _spawn(self, args: Sequence[str], log: str) -> subprocess.Popen[bytes]:
+        handle = open(self.root / "logs" / log, "ab")
+        try:
+            return subprocess.Popen([str(BIN / "corral"), "-v", *args], env=self.env,
+                                    stdout=handle, stderr=handle, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        finally:
+            handle.close()
+
+    def start_controller(self) -> None:
+        args = ["controller", "--data-dir", str(self.data_dir), "--port", str(self.port),
+                "--kill-wait", str(self.kill_wait)]
+        if self.config:
+            path = self.root / "cluster.toml"
+            path.write_text(self.config)
+            args += ["--config", str(path)]
+        if self.db_url:
+            args += ["--db", self.db_url]
+        self.controller = self._spawn(args, "controller.log")
+        self.wait_for(lambda: self._pings(), what="the controller to answer")
+
+    def _pings(self) -> bool:
+        assert self.controller is not None
+        if self.controller.poll() is not None:
+            raise RuntimeError("controller exited:\n" + self.log("controller.log"))
+        try:
+            with self.client() as client:
+                client.ping()
+            return True
+        except ControllerUnreachable:
+            return False
+
+    def start_agent(self, name: str) -> None:
+        self.agents[name] = self._spawn(
+            ["agent", "--controller", f"http://127.0.0.1:{self.port}", "--name", name,
+             "--cpus", str(self.cpus), "--memory", self.memory, "--gpus", str(self.gpus),
+             "--state-dir", str(self.root / "agents" / name)], f"agent-{name}.log")
+
+    def start(self) -> Cluster:
+        self.start_controller()
+        for name in self.node_names:
+            self.start_agent(name)
+        self.wait_for(self._all_nodes_up, what="every node to register")
+        return self
+
+    def _all_nodes_up(self) -> bool:
+        with self.client() as client:
+            up = {n["name"] for n in client.nodes() if n["responding"]}
+        return set(self.node_names) <= up
+
+    def stop_process(self, proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop(self) -> None:
+        for proc in self.agents.values():
+            self.stop_process(proc)
+        self.stop_process(self.controller)
+        # Jobs that a test left running must not outlive it.
+        subprocess.run(["pkill", "-KILL", "-f", f"corral.agent.supervisor {self.root}"], check=False)
+
+    def client(self) -> Client:
+        return _ClosingClient(str(self.socket))
+
+    def run(self, *argv: str, input: str | None = None, cwd: Path | None = None,
+            env: Mapping[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(list(argv), input=input, capture_output=True, text=True,
+                                cwd=cwd or self.root, env={**self.env, **(env or {})}, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{argv} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def sbatch(self, *args: str, cwd: Path | None = None, **kwargs: Any) -> int:
+        result = self.run("sbatch", "--parsable", *args, cwd=cwd, **kwargs)
+        assert result.returncode == 0, result.stderr
+        return int(result.stdout.strip())
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        with self.client() as client:
+            try:
+                return dict(client.job(job_id))
+            except ClientError:
+                return dict(client.history(job_ids=[str(job_id)])[0])
+
+    def wait_job(self, job_id: int, states: Sequence[str] = (), timeout: float = 60) -> dict[str, Any]:
+        wanted = set(states) or {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
+                                 "NODE_FAIL"}
+        found: dict[str, Any] = {}
+
+        def reached() -> bool:
+            found.update(self.job(job_id))
+            return found["state"] in wanted
+
+        self.wait_for(reached, timeout=timeout, what=f"job {job_id} to reach {sorted(wanted)}")
+        return found
+
+    def wait_for(self, predicate: Any, *, timeout: float = 30, what: str = "a condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n{self.log('controller.log')[-3000:]}")
+
+    def log(self, name: str) -> str:
+        path = self.root / "logs" / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+class _ClosingClient(Client):
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

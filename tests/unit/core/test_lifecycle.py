@@ -1,0 +1,114 @@
+"""The transition table, exhaustively: every (state, event) pair is either a transition or refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from corral.core.lifecycle import TRANSITIONS, apply
+from corral.model.effects import LaunchJob, ReleaseResources, SignalJob
+from corral.model.errors import InvalidTransition
+from corral.model.events import (
+    JobAllocated,
+    JobCancelled,
+    JobFinished,
+    JobHeld,
+    JobReleased,
+    JobRequeued,
+    JobStarted,
+    JobUpdated,
+    NodeFailed,
+)
+from corral.model.job import Job, JobSpec, NodeAllocation
+from corral.model.states import JobState, Reason
+
+S = JobState
+ALLOC = {"n1": NodeAllocation(1, 100)}
+EVENTS = [JobAllocated(ALLOC), JobStarted(), JobFinished(), JobCancelled(0), JobHeld(0),
+          JobReleased(0), JobRequeued(0), JobUpdated({"time_limit": 5}), NodeFailed("n1")]
+
+
+def job_in(state: JobState) -> Job:
+    spec = JobSpec(name="j", uid=1, gid=1, user="u", group="g", work_dir="/")
+    job = Job(job_id=7, spec=spec, state=S.PENDING, submit_time=0.0, partition="p",
+              mem_per_node=100, time_limit=10)
+    if state is S.PENDING:
+        return job
+    return replace(job, state=state, allocation=ALLOC, start_time=1.0,
+                   end_time=None if not state.is_terminal else 2.0)
+
+
+EXPECTED = {
+    (S.PENDING, JobAllocated): S.RUNNING, (S.PENDING, JobCancelled): S.CANCELLED,
+    (S.PENDING, JobHeld): S.PENDING, (S.PENDING, JobReleased): S.PENDING,
+    (S.PENDING, JobUpdated): S.PENDING,
+    (S.RUNNING, JobStarted): S.RUNNING, (S.RUNNING, JobFinished): S.COMPLETED,
+    (S.RUNNING, JobCancelled): S.COMPLETING, (S.RUNNING, JobRequeued): S.COMPLETING,
+    (S.RUNNING, JobUpdated): S.RUNNING, (S.RUNNING, NodeFailed): S.NODE_FAIL,
+    (S.COMPLETING, JobStarted): S.COMPLETING, (S.COMPLETING, JobFinished): S.COMPLETED,
+    (S.COMPLETING, JobCancelled): S.COMPLETING, (S.COMPLETING, NodeFailed): S.NODE_FAIL,
+    **{(s, JobRequeued): S.PENDING for s in JobState if s.is_terminal},
+}
+
+
+@pytest.mark.parametrize("state", list(JobState), ids=lambda s: s.value)
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_every_state_event_pair(state: JobState, event: object) -> None:
+    key = (state, type(event))
+    if key in EXPECTED:
+        assert apply(job_in(state), event, 3.0).job.state is EXPECTED[key]  # type: ignore[arg-type]
+    else:
+        with pytest.raises(InvalidTransition):
+            apply(job_in(state), event, 3.0)  # type: ignore[arg-type]
+
+
+def test_table_and_expectations_agree() -> None:
+    assert set(TRANSITIONS) == set(EXPECTED)
+
+
+def test_allocation_launches_and_finish_releases() -> None:
+    started = apply(job_in(S.PENDING), JobAllocated(ALLOC), 5.0)
+    assert started.effects == (LaunchJob(7, 0),) and started.job.start_time == 5.0
+    ended = apply(started.job, JobFinished(exit_code=0), 9.0)
+    assert ended.effects == (ReleaseResources(7, ("n1",)),) and ended.job.end_time == 9.0
+
+
+@pytest.mark.parametrize("finish,state,reason,code,signal,step", [
+    (JobFinished(exit_code=0), S.COMPLETED, Reason.NONE, 0, 0, S.COMPLETED),
+    (JobFinished(exit_code=3), S.FAILED, Reason.NON_ZERO_EXIT_CODE, 3, 0, S.FAILED),
+    (JobFinished(exit_signal=9), S.FAILED, Reason.NON_ZERO_EXIT_CODE, 0, 9, S.CANCELLED),
+    (JobFinished(timed_out=True, exit_signal=15), S.TIMEOUT, Reason.TIME_LIMIT, 0, 15, S.CANCELLED),
+    (JobFinished(launch_failed=True), S.FAILED, Reason.JOB_LAUNCH_FAILURE, 0, 53, S.CANCELLED),
+    (JobFinished(out_of_memory=True), S.OUT_OF_MEMORY, Reason.OUT_OF_MEMORY, 0, 125,
+     S.OUT_OF_MEMORY),
+])
+def test_outcomes_follow_slurm(finish: JobFinished, state: JobState, reason: Reason, code: int,
+                               signal: int, step: JobState) -> None:
+    job = apply(job_in(S.RUNNING), finish, 9.0).job
+    assert (job.state, job.reason, job.exit_code, job.exit_signal) == (state, reason, code, signal)
+    assert job.batch_step is not None and job.batch_step.state is step
+
+
+def test_cancel_of_a_running_job_signals_then_ends_cancelled() -> None:
+    stopping = apply(job_in(S.RUNNING), JobCancelled(by_uid=42), 5.0)
+    assert stopping.effects == (SignalJob(7, 0, ("n1",)),)
+    ended = apply(stopping.job, JobFinished(exit_signal=15), 6.0).job
+    assert (ended.state, ended.cancelled_by, ended.exit_signal) == (S.CANCELLED, 42, 15)
+
+
+def test_requeue_returns_the_job_with_a_new_attempt() -> None:
+    stopping = apply(job_in(S.RUNNING), JobRequeued(0), 5.0).job
+    back = apply(stopping, JobFinished(exit_signal=15), 6.0).job
+    assert (back.state, back.attempt, back.allocation, back.start_time) == (S.PENDING, 1, {}, None)
+
+
+def test_hold_sets_the_reason_and_release_clears_it() -> None:
+    held = apply(job_in(S.PENDING), JobHeld(0), 1.0).job
+    assert held.held and held.reason is Reason.HELD_USER
+    assert not apply(held, JobReleased(0), 2.0).job.held
+
+
+def test_update_refuses_unknown_fields() -> None:
+    with pytest.raises(InvalidTransition):
+        apply(job_in(S.PENDING), JobUpdated({"state": "COMPLETED"}), 1.0)
