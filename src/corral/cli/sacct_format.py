@@ -342,6 +342,10 @@ _VALUES: dict[str, Callable[[RowView], str | None]] = {
     "WorkDir": lambda v: v.job_only(v.job.get("work_dir")),
 }
 
+_VALUES.update(dict.fromkeys(("ConsumedEnergy", "ConsumedEnergyRaw"), lambda v: "0"))
+_VALUES.update(dict.fromkeys(
+    ("ReqCPUFreq", "ReqCPUFreqGov", "ReqCPUFreqMax", "ReqCPUFreqMin"), lambda v: "Unknown"))
+
 
 def field_value(name: str, view: RowView) -> str | None:
     """One field of one line; None where sacct leaves the field blank."""

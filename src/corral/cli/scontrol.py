@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getopt
 import os
 import socket
 import sys
@@ -13,6 +12,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from corral.cli import scontrol_format as fmt
+from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
 from corral.client import Client, ClientError, ControllerUnreachable
 from corral.model.hostlist import compress, expand
@@ -21,6 +21,11 @@ from corral.model.timefmt import parse_time_limit
 VERSION = "slurm-wlm 22.05.8"
 NICE_LIMIT = 2147483645
 _NODE_STATES = ("DRAIN", "DOWN", "RESUME", "UNDRAIN")
+_OPTIONS = (
+    Option("all", "a", False), Option("details", "d", False), Option("help", "h", False),
+    Option("clusters", "M"), Option("oneliner", "o", False), Option("quiet", "Q", False),
+    Option("verbose", "v", False), Option("version", "V", False),
+)
 _USAGE = """\
 Usage: scontrol [-o] [-V] COMMAND
   show job [ID] | node [NAME] | partition [NAME] | config | hostnames LIST | hostlist LIST
@@ -43,35 +48,19 @@ class Invocation:
 def parse_args(argv: Sequence[str]) -> Invocation:
     """Global options may appear anywhere (GNU getopt permutes), as in `show job -o 12`.
 
-    Raises getopt.GetoptError for an unknown option (see `usage_error`).
+    Raises OptionError, worded as getopt_long words it, for an unknown option.
     """
-    pairs, words = getopt.gnu_getopt(
-        list(argv), "adhM:oQvV",
-        ["all", "details", "help", "clusters=", "oneliner", "quiet", "verbose", "version"])
+    pairs, words = parse("scontrol", argv, _OPTIONS, stop_at_positional=False)
     inv = Invocation(words=words)
-    for opt, _ in pairs:
-        if opt in ("-o", "--oneliner"):
+    for name, _ in pairs:
+        if name == "oneliner":
             inv.one_liner = True
-        elif opt in ("-Q", "--quiet"):
+        elif name == "quiet":
             inv.quiet = True
-        elif opt in ("-V", "--version"):
-            inv.words = ["version"]
-            break
-        elif opt in ("-h", "--help"):
-            inv.words = ["help"]
+        elif name in ("version", "help"):
+            inv.words = [name]
             break
     return inv
-
-
-def usage_error(exc: getopt.GetoptError) -> str:
-    """getopt_long's complaint about a bad option, and Slurm's hint."""
-    opt = exc.opt
-    if "requires argument" in exc.msg:
-        text = f"option '--{opt}' requires an argument" if len(opt) > 1 else (
-            f"option requires an argument -- '{opt}'")
-    else:
-        text = f"unrecognized option '--{opt}'" if len(opt) > 1 else f"invalid option -- '{opt}'"
-    return f'scontrol: {text}\nTry "scontrol --help" for more information\n'
 
 
 def keyword(word: str, full: str, min_len: int = 1) -> bool:
@@ -381,8 +370,8 @@ def _nice(value: str) -> int:
 def _body(client: Client, args: list[str]) -> int:
     try:
         inv = parse_args(args)
-    except getopt.GetoptError as exc:
-        sys.stderr.write(usage_error(exc))
+    except OptionError as exc:
+        sys.stderr.write(f'{exc}\nTry "scontrol --help" for more information\n')
         return 1
     return Scontrol(client, inv, sys.stdout, sys.stderr).run()
 

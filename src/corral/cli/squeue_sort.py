@@ -46,7 +46,6 @@ def _start_key(now: float) -> Callable[[Job], float]:
 
 def _sort_keys(now: float) -> dict[str, Callable[[Job], Any] | None]:
     return {
-        # As in squeue 22.05, the partition key applies only to --priority listings.
         "P": None, "b": None, "c": None, "d": None, "f": None, "h": None, "n": None, "O": None,
         "z": None, "H": None, "I": None, "J": None,
         "i": _id_key,
@@ -76,13 +75,18 @@ def _sort_keys(now: float) -> dict[str, Callable[[Job], Any] | None]:
 
 
 def sort_jobs(jobs: Iterable[Job], spec: str | None, now: float) -> list[Job]:
-    """Orders jobs as squeue: by start time (latest first), then the -S keys (default P,t,-p).
+    """Orders jobs as squeue 22.05 does, so that the default is state (CG, PD, R ... as
+    strings), then priority (highest first), then start time (latest first; pending jobs
+    without an estimate last), then job id.
 
-    The keys apply right to left with stable sorts, so the leftmost one wins; equal records
-    stay in job id order. Raises ValueError("Invalid sort specification: X") for unknown keys.
+    The -S keys apply right to left with stable sorts over that base order, so the leftmost
+    key wins. The partition key is a no-op, as in squeue (it only orders --priority listings).
+    Raises ValueError("Invalid sort specification: X") for an unknown key.
     """
     ordered = sorted(jobs, key=_id_key)
-    ordered.sort(key=_start_key(now), reverse=True)
+    # squeue's first pass (sort_jobs_by_start_time) runs before its clock is read, so a job
+    # without a start time ranks as time 0+100 there: after every real one.
+    ordered.sort(key=lambda job: float(start_of(job) or 0), reverse=True)
     keys = _sort_keys(now)
     text = spec or DEFAULT_SORT
     for i in range(len(text) - 1, -1, -1):
