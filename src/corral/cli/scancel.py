@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pwd
 import re
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -49,8 +48,10 @@ Help options:
   --help                          show this help message
   --usage                         display brief usage message"""
 
-_SIGNALS = ("HUP", "INT", "QUIT", "ABRT", "KILL", "ALRM", "TERM", "USR1", "USR2", "URG",
-            "CONT", "STOP", "TSTP", "TTIN", "TTOU")
+# Slurm's signal names, with their Linux numbers (the signal module costs an enum import).
+_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ABRT": 6, "KILL": 9, "USR1": 10, "USR2": 12,
+            "ALRM": 14, "TERM": 15, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
+            "URG": 23}
 _STATES = {"PENDING": "PENDING", "PD": "PENDING", "RUNNING": "RUNNING", "R": "RUNNING",
            "SUSPENDED": "SUSPENDED", "S": "SUSPENDED"}
 _PLAIN_ID = re.compile(r"[0-9]+")
@@ -66,7 +67,7 @@ def parse_signal(text: str) -> int:
         return int(name)
     name = name.removeprefix("SIG")
     if name in _SIGNALS:
-        return int(getattr(signal, "SIG" + name))
+        return _SIGNALS[name]
     raise CommandError(f"Invalid job signal: {text}")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from corral.cli import sinfo_format as sif
@@ -60,22 +60,25 @@ Help options:
 _REASON_STATES = ("down", "drain", "fail")
 
 
-@dataclass
 class Request:
     """What the command line asks for."""
 
-    layout: sif.Layout
-    noheader: bool = False
-    long: bool = False
-    node_oriented: bool = False
-    exact: bool = False
-    partitions: list[str] | None = None
-    nodes: set[str] | None = None
-    states: list[str] | None = None
-    dead: bool = False
-    responding: bool = False
-    iterate: float = 0.0
-    show: str | None = None
+    def __init__(self, layout: sif.Layout, *, noheader: bool = False, long: bool = False,
+                 node_oriented: bool = False, exact: bool = False,
+                 partitions: list[str] | None = None, dead: bool = False,
+                 responding: bool = False) -> None:
+        self.layout = layout
+        self.noheader = noheader
+        self.long = long
+        self.node_oriented = node_oriented
+        self.exact = exact
+        self.partitions = partitions
+        self.nodes: set[str] | None = None
+        self.states: list[str] | None = None
+        self.dead = dead
+        self.responding = responding
+        self.iterate = 0.0
+        self.show: str | None = None
 
 
 def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Request:
@@ -160,7 +163,7 @@ def listing(req: Request, nodes: Sequence[Mapping[str, Any]],
         rows = [r for r in rows if r.nodes]
     lines = sif.render(rows, req.layout, header=not req.noheader, tz=tz)
     if (req.long or req.iterate) and not req.noheader:
-        lines.insert(0, time.ctime(now))
+        lines.insert(0, dt.datetime.fromtimestamp(now, tz).ctime())
     return lines
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import pwd
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from corral.cli.squeue_format import Field, nodelist, pad, parse_format
 from corral.model.timefmt import format_squeue_time, format_timestamp
@@ -41,13 +41,16 @@ _BUSY = frozenset({"ALLOCATED", "MIXED", "COMPLETING"})
 PARTITION_CODES = frozenset("PRalLsghrpIMSB")
 
 
-@dataclass
 class Row:
     """One output line: a partition (None when no partition field is shown) and its nodes."""
 
-    partition: Rec | None
-    nodes: list[Rec] = field(default_factory=list)
-    index: int = 0  # the partition's place in the controller's order
+    __slots__ = ("index", "nodes", "partition")
+
+    def __init__(self, partition: Rec | None, nodes: list[Rec] | None = None,
+                 index: int = 0) -> None:
+        self.partition = partition
+        self.nodes: list[Rec] = [] if nodes is None else nodes
+        self.index = index  # the partition's place in the controller's order
 
 
 def base_state(node: Rec) -> str:
@@ -108,11 +111,16 @@ def _reason(node: Rec) -> str:
 
 
 def _reason_user(node: Rec, with_uid: bool) -> str:
+    """Who set the node's reason (reason_user, else reason_uid looked up as sinfo does)."""
     user, uid = node.get("reason_user"), node.get("reason_uid")
     if user is None and uid is None:
         return "Unknown"
-    name = str(user if user is not None else f"Unk({uid})")
-    return f"{name}({uid})" if with_uid and uid is not None else name
+    if user is None:
+        try:
+            user = pwd.getpwuid(int(uid)).pw_name
+        except (KeyError, OverflowError, TypeError, ValueError):
+            user = f"Unk({uid})"
+    return f"{user}({uid})" if with_uid and uid is not None else str(user)
 
 
 def _names(nodes: Sequence[Rec], key: str) -> str:
@@ -319,8 +327,7 @@ def _partition_text(part: Rec | None, width: int) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """A format and whether the partition/node columns size themselves to the data."""
 
     fields: list[Field]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pwd
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from corral.cli import squeue_format as sf
@@ -85,25 +85,25 @@ Help options:
 _JOB_ID = re.compile(r"[0-9]+(?:_(?:[0-9]+|\[[0-9,%\-]+\]))?(?:\+[0-9]+)?")
 
 
-@dataclass
 class Request:
     """What the command line asks for."""
 
-    noheader: bool = False
-    fields: list[sf.Field] = field(default_factory=list)
-    users: list[str] | None = None
-    job_ids: list[str] | None = None
-    states: frozenset[str] | None = ACTIVE_STATES
-    partitions: list[str] | None = None
-    names: list[str] | None = None
-    accounts: list[str] | None = None
-    qos: list[str] | None = None
-    nodes: list[str] | None = None
-    sort: str | None = None
-    long: bool = False
-    iterate: float = 0.0
-    json: bool = False
-    show: str | None = None  # "version", "help" or "usage": print it and stop
+    def __init__(self, sort: str | None = None) -> None:
+        self.noheader = False
+        self.fields: list[sf.Field] = []
+        self.users: list[str] | None = None
+        self.job_ids: list[str] | None = None
+        self.states: frozenset[str] | None = ACTIVE_STATES
+        self.partitions: list[str] | None = None
+        self.names: list[str] | None = None
+        self.accounts: list[str] | None = None
+        self.qos: list[str] | None = None
+        self.nodes: list[str] | None = None
+        self.sort = sort
+        self.long = False
+        self.iterate = 0.0
+        self.json = False
+        self.show: str | None = None  # "version", "help" or "usage": print it and stop
 
 
 def _split(text: str) -> list[str]:
@@ -270,7 +270,7 @@ def listing(req: Request, jobs: Iterable[Mapping[str, Any]], users: set[str] | N
         return [squeue_json.dumps(squeue_json.document(kept))]
     lines = sf.render(kept, req.fields, now, header=not req.noheader, tz=tz)
     if (req.long or req.iterate) and not req.noheader:
-        lines.insert(0, time.ctime(now))
+        lines.insert(0, dt.datetime.fromtimestamp(now, tz).ctime())
     return lines
 
 

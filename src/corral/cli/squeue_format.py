@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from corral.model.hostlist import compress
 from corral.model.timefmt import (
@@ -36,8 +35,7 @@ LONG_STATE: dict[str, str] = {short: long for long, short in SHORT_STATE.items()
 _REASON_LIST_STATES = frozenset({"PENDING", "TIMEOUT", "FAILED", "OUT_OF_MEMORY", "DEADLINE"})
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One item of a format: a column (`key`) laid out in `width`, then literal `suffix` text.
 
     A field without a key is literal text only (the text before the first % code, or a code
