@@ -14,6 +14,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	# The commands start in loops; precompiled bytecode keeps them fast even where
+	# PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q src $(VENV)/lib >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

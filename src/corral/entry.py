@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,19 +12,9 @@ from pathlib import Path
 from corral import __version__
 from corral.client.locate import default_data_dir
 from corral.model.timefmt import parse_memory_mb
+from corral.up import cluster_key
 
 DEFAULT_PORT = 6817
-
-
-def cluster_key(data_dir: Path) -> str:
-    """The shared secret agents present to the controller; made once, readable by its owner only."""
-    path = data_dir / "cluster.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
 
 
 def _memory(text: str) -> int:

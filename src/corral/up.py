@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -15,6 +16,17 @@ import psutil
 
 from corral.client import Client, ControllerUnreachable
 from corral.client.locate import default_data_dir
+
+
+def cluster_key(data_dir: Path) -> str:
+    """The shared secret agents present to the controller; made once, readable by its owner only."""
+    path = data_dir / "cluster.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 class AllInOne:
@@ -55,8 +67,6 @@ class AllInOne:
         return cpus, memory
 
     def run(self) -> int:
-        from corral.entry import cluster_key
-
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         key = cluster_key(self.data_dir)
         env = {**os.environ, "CORRAL_CLUSTER_KEY": key}

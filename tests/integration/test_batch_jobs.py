@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from cluster import Cluster
-
 from corral.cli.sbatch_options import build_request, wrap_script
 from corral.client import Client, ClientError
 

@@ -172,7 +172,7 @@ class Agent:
             for command in response.json()["commands"]:
                 try:
                     self.handle(command)
-                except Exception:  # noqa: BLE001 - one bad command must not stop the node
+                except Exception:
                     log.exception("command %s failed", command)
                 self.ack = max(self.ack, int(command["seq"]))
             self.wake_reports.set()

@@ -29,7 +29,13 @@ from corral.api.schemas import (
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.records import job_record, node_record, partition_record
-from corral.model.errors import InvalidRequest, InvalidTransition, NotFound, PermissionDenied, UserError
+from corral.model.errors import (
+    InvalidRequest,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    UserError,
+)
 from corral.model.job import JobSpec
 from corral.settings import ControllerSettings
 from corral.store.store import Store
@@ -73,7 +79,7 @@ class Controller:
             try:
                 self.jobs.schedule()
                 self.jobs.purge()
-            except Exception:  # noqa: BLE001 - a failed pass must not stop scheduling
+            except Exception:
                 log.exception("scheduling pass failed")
                 await asyncio.sleep(1)
 

@@ -68,7 +68,8 @@ def serve(settings: ControllerSettings) -> None:
     settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
     sockets = [_unix_socket(str(settings.socket_path)), _tcp_socket(settings.host, settings.port)]
     config = uvicorn.Config(app, http=PeerCredProtocol, lifespan="on", log_level="warning",
-                            access_log=False, timeout_keep_alive=60)
+                            access_log=False, timeout_keep_alive=60,
+                            timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     log.info("controller listening on %s and %s:%s", settings.socket_path, settings.host, settings.port)
     try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETING = "COMPLETING"
@@ -39,7 +39,7 @@ SHORT_STATE = {
 }
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why a job is pending (or why it ended), as squeue's %r prints it."""
 
     NONE = "None"
