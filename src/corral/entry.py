@@ -58,7 +58,7 @@ def run_agent(args: argparse.Namespace) -> int:
         return 1
     facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
                    gpu_type=args.gpu_type)
-    state_dir = Path(args.state_dir or default_data_dir(os.environ) / "agents" / args.name)
+    state_dir = Path(args.state_dir or Path(default_data_dir(os.environ)) / "agents" / args.name)
     agent = Agent(args.controller, facts, state_dir, key)
     asyncio.run(agent.run())
     return 0

@@ -4,15 +4,19 @@ accept unambiguous long-option prefixes, and word their errors as getopt does.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
 class Option:
-    long: str
-    short: str | None = None
-    takes_value: bool = True
-    optional_value: bool = False
+    """One option (a plain class: importing dataclasses would cost every command ~10 ms)."""
+
+    __slots__ = ("long", "short", "takes_value", "optional_value")
+
+    def __init__(self, long: str, short: str | None = None, takes_value: bool = True,
+                 optional_value: bool = False) -> None:
+        self.long = long
+        self.short = short
+        self.takes_value = takes_value
+        self.optional_value = optional_value
 
 
 class OptionError(Exception):
