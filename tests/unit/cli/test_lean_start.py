@@ -9,7 +9,7 @@ import pytest
 
 COMMANDS = ["sbatch", "squeue", "scancel", "sinfo", "sacct", "scontrol"]
 HEAVY = ["fastapi", "sqlalchemy", "pydantic", "httpx", "corral.core", "corral.controller",
-         "corral.store", "http.client", "dataclasses", "pathlib"]
+         "corral.store", "http.client", "email"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
