@@ -29,6 +29,9 @@ class ControllerSettings:
     kill_wait: float = 30.0
     node_timeout: float = 60.0
     schedule_interval: float = 5.0
+    # Slurm's default MaxArraySize is 1001; corral's tasks cost no rows until they start,
+    # so it allows arrays of up to 100,000 tasks (ids 0-100000).
+    max_array_size: int = 100001
     operators: frozenset[int] = field(default_factory=lambda: frozenset({0}))
 
 

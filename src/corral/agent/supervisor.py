@@ -118,7 +118,8 @@ class Supervisor:
             os.dup2(stdin, 0)
             os.dup2(stdout, 1)
             os.dup2(stderr, 2)
-            env = dict(self.launch["environment"])
+            env = {k: v.replace("@JOBDIR@", str(self.dir))
+                   for k, v in self.launch["environment"].items()}
             account = pwd.getpwuid(uid)
             for key, value in (("HOME", account.pw_dir), ("USER", account.pw_name),
                                ("LOGNAME", account.pw_name), ("SHELL", account.pw_shell),
@@ -195,6 +196,11 @@ class Supervisor:
     def run(self) -> None:
         (self.dir / "supervisor.pid").write_text(str(os.getpid()))
         _set_subreaper()
+        for name, text in (self.launch.get("files") or {}).items():
+            # Files the job reads (PBS_NODEFILE): readable by the job's user, in our directory.
+            path = self.dir / name
+            path.write_text(text)
+            os.chmod(path, 0o644)
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         error = self._spawn()
         if error is not None:

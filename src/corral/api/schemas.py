@@ -15,7 +15,7 @@ class SubmitRequest(Strict):
     """A batch job as sbatch sends it; sizes in MiB, time limit in minutes (null = unlimited)."""
 
     name: str = Field("sbatch", max_length=1024)
-    script: str = Field(..., max_length=4 * 1024 * 1024)
+    script: str = Field("", max_length=4 * 1024 * 1024)
     argv: list[str] = []
     work_dir: str
     environment: dict[str, str] = {}
@@ -44,10 +44,29 @@ class SubmitRequest(Strict):
     command: str = ""
     uid: int | None = None
     gid: int | None = None
+    array: str | None = Field(None, max_length=100_000)
+    dependency: str | None = Field(None, max_length=100_000)
+    kill_on_invalid_dep: bool = False
+    begin_time: float | None = None
+    interactive: bool = False
+    frontend: str | None = Field(None, pattern="^(pbs|lsf)$")
+    comment: str | None = None
+    mail_type: str | None = None
+    mail_user: str | None = None
+    constraint: str | None = None
+    signal: str | None = None
+    open_mode: str | None = Field(None, pattern="^(append|truncate)$")
+    time_min: int | None = Field(None, ge=0)
+    deadline: float | None = None
+    gpus_per_task: int | None = Field(None, ge=0)
+    cpus_per_gpu: int | None = Field(None, ge=1)
+    mem_per_gpu: int | None = Field(None, ge=0)
 
 
 class CancelRequest(Strict):
-    job_ids: list[int] = []
+    """job_ids are Slurm's forms: `12`, `12_7` (one array task), `12_[1-3,5]` (several)."""
+
+    job_ids: list[int | str] = []
     user: str | None = None
     name: str | None = None
     states: list[str] = []
@@ -60,6 +79,7 @@ class JobUpdate(Strict):
     time_limit: int | None = Field(None, ge=0)
     name: str | None = None
     nice: int | None = None
+    dependency: str | None = None
     clear_time_limit: bool = False
 
 

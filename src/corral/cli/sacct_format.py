@@ -109,7 +109,7 @@ def _atoi(text: str) -> int:
 def display_job_id(rec: Record) -> str:
     """``12``, or ``2454_1`` for an array task, ``2454_[2-4%2]`` for its pending remainder."""
     array_job = rec.get("array_job_id")
-    task = rec.get("array_task_id")
+    task = rec.get("array_task_string") or rec.get("array_task_id")
     if array_job and task is not None:
         text = str(task)
         return f"{array_job}_{text}" if text.isdigit() else f"{array_job}_[{text.strip('[]')}]"

@@ -82,12 +82,13 @@ def submit(argv: Sequence[str], client: Client) -> int:
     merged = {**parse_directives(script), **values}
     request = build_request(merged, script=script, script_args=parsed.script_args,
                             default_name=default_name, cwd=os.getcwd(), environ=os.environ,
-                            hostname=socket.gethostname().split(".")[0], command=command)
+                            hostname=socket.gethostname().split(".")[0], command=command,
+                            now=time.time())
     try:
         reply = client.submit(request, test_only="test-only" in values)
     except ClientError as exc:
         lines = exc.message.splitlines() or [exc.message]
-        if len(lines) == 1:
+        if len(lines) == 1 and not lines[0].startswith("Batch job submission failed:"):
             lines.append(f"Batch job submission failed: {lines[0]}")
         raise SbatchError(*lines) from None
     job_id = int(reply["job_id"])

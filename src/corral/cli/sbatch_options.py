@@ -10,7 +10,7 @@ from typing import Any
 
 from corral.cli.getopt import Option, OptionError, parse
 from corral.model.hostlist import expand
-from corral.model.timefmt import parse_memory_mb, parse_time_limit
+from corral.model.timefmt import parse_memory_mb, parse_time_limit, parse_timestamp
 
 OPTIONS = [
     Option("job-name", "J"), Option("partition", "p"), Option("nodes", "N"),
@@ -27,6 +27,10 @@ OPTIONS = [
     Option("open-mode"), Option("quiet", "Q", takes_value=False),
     Option("verbose", "v", takes_value=False), Option("help", "h", takes_value=False),
     Option("usage", takes_value=False), Option("version", "V", takes_value=False),
+    Option("array", "a"), Option("dependency", "d"), Option("kill-on-invalid-dep"),
+    Option("begin", "b"), Option("deadline"), Option("time-min"), Option("signal"),
+    Option("export-file"), Option("get-user-env", takes_value=True, optional_value=True),
+    Option("gpus-per-task"), Option("cpus-per-gpu"), Option("mem-per-gpu"),
 ]
 
 
@@ -127,10 +131,97 @@ def _export(value: str | None, environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _export_file(path: str) -> dict[str, str]:
+    """--export-file: NUL- or newline-separated NAME=value lines (Slurm accepts either)."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            text = handle.read()
+    except OSError:
+        raise SbatchError(f"Unable to open export file {path}") from None
+    separator = "\0" if "\0" in text else "\n"
+    pairs = (item.partition("=") for item in text.split(separator) if "=" in item)
+    return {key: value for key, _, value in pairs}
+
+
+def _when(value: str | None, option: str, now: float) -> float:
+    try:
+        return parse_timestamp(str(value), now, past=False)
+    except ValueError:
+        raise SbatchError(f"Invalid --{option} specification", code=255) from None
+
+
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "ALRM": 14,
+           "TERM": 15, "CONT": 18, "STOP": 19, "TSTP": 20, "URG": 23, "XCPU": 24, "XFSZ": 25}
+
+
+def _signal(value: str) -> str:
+    """--signal=[{R|B}:]SIG[@secs] → kept as given once it is known to be valid."""
+    flags, _, rest = value.rpartition(":")
+    name, _, secs = rest.partition("@")
+    name = name.upper().removeprefix("SIG")
+    if (flags and set(flags.upper()) - set("RB")) or (secs and not secs.isdigit()) \
+            or not (name.isdigit() and 0 < int(name) < 65 or name in SIGNALS):
+        raise SbatchError("Invalid --signal specification", code=255)
+    return value
+
+
+def _extras(values: Mapping[str, str | None], request: dict[str, Any], now: float) -> None:
+    """The options beyond sizes and paths: arrays, dependencies, times, mail, GPUs per task."""
+    for option, key in (("array", "array"), ("dependency", "dependency"), ("comment", "comment"),
+                        ("mail-type", "mail_type"), ("mail-user", "mail_user"),
+                        ("constraint", "constraint")):
+        if values.get(option):
+            request[key] = str(values[option])
+    if values.get("kill-on-invalid-dep"):
+        request["kill_on_invalid_dep"] = str(values["kill-on-invalid-dep"]).lower() in ("yes", "y")
+    if values.get("begin"):
+        request["begin_time"] = _when(values["begin"], "begin", now)
+    if values.get("deadline"):
+        request["deadline"] = _when(values["deadline"], "deadline", now)
+    if values.get("time-min"):
+        try:
+            request["time_min"] = parse_time_limit(str(values["time-min"]))
+        except ValueError:
+            raise SbatchError("Invalid --time-min specification", code=255) from None
+    if values.get("signal"):
+        request["signal"] = _signal(str(values["signal"]))
+    if values.get("open-mode"):
+        mode = str(values["open-mode"]).lower()
+        if mode not in ("append", "truncate"):
+            raise SbatchError(f"Invalid --open-mode specification: {values['open-mode']}", code=255)
+        request["open_mode"] = mode
+    for option, key in (("gpus-per-task", "gpus_per_task"), ("cpus-per-gpu", "cpus_per_gpu")):
+        if values.get(option):
+            request[key] = _int(values[option], option, 0 if option == "gpus-per-task" else 1)
+    if values.get("mem-per-gpu"):
+        try:
+            request["mem_per_gpu"] = parse_memory_mb(str(values["mem-per-gpu"]))
+        except ValueError:
+            raise SbatchError(f"invalid memory constraint: {values['mem-per-gpu']}", code=255) from None
+    _gpu_derived(request)
+
+
+def _gpu_derived(request: dict[str, Any]) -> None:
+    """--gpus-per-task, --cpus-per-gpu and --mem-per-gpu fix what a node must hold."""
+    tasks = request.get("num_tasks", 1)
+    nodes = request.get("num_nodes", 1)
+    if request.get("gpus_per_task"):
+        per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
+        request["gpus_per_node"] = max(request.get("gpus_per_node", 0),
+                                       request["gpus_per_task"] * per_node_tasks)
+    gpus = request.get("gpus_per_node", 0)
+    if gpus and request.get("cpus_per_gpu"):
+        per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
+        request["cpus_per_task"] = max(request.get("cpus_per_task", 1),
+                                       -(-request["cpus_per_gpu"] * gpus // per_node_tasks))
+    if gpus and request.get("mem_per_gpu") and "mem_per_node" not in request:
+        request["mem_per_node"] = request["mem_per_gpu"] * gpus
+
+
 def build_request(values: Mapping[str, str | None], *, script: str, script_args: Sequence[str],
                   default_name: str, cwd: str, environ: Mapping[str, str],
-                  hostname: str, command: str) -> dict[str, Any]:
-    """The body of POST /api/v1/jobs."""
+                  hostname: str, command: str, now: float = 0.0) -> dict[str, Any]:
+    """The body of POST /api/v1/jobs (`now` reads relative times such as --begin=now+1hour)."""
     request: dict[str, Any] = {
         "name": values.get("job-name") or default_name, "script": script,
         "argv": list(script_args), "submit_host": hostname, "command": command,
@@ -187,5 +278,9 @@ def build_request(values: Mapping[str, str | None], *, script: str, script_args:
         request["requeue"] = False
     if "nice" in values:
         request["nice"] = _int(values["nice"] or "100", "nice", -2147483645)
-    request["environment"] = _export(values.get("export"), environ)
+    environment = _export(values.get("export"), environ)
+    if values.get("export-file"):
+        environment.update(_export_file(str(values["export-file"])))
+    request["environment"] = environment
+    _extras(values, request, now)
     return request

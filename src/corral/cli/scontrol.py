@@ -30,7 +30,7 @@ _USAGE = """\
 Usage: scontrol [-o] [-V] COMMAND
   show job [ID] | node [NAME] | partition [NAME] | config | hostnames LIST | hostlist LIST
   hold|uhold|release|requeue JOB_ID[,JOB_ID...]
-  update JobId=ID [TimeLimit=T] [Name=N] [Nice=N]
+  update JobId=ID [TimeLimit=T] [Name=N] [Nice=N] [Dependency=D]
   update NodeName=LIST State=DRAIN|DOWN|RESUME|UNDRAIN [Reason=TEXT]
   ping | version
 """
@@ -277,6 +277,8 @@ class Scontrol:
                 changes["nice"] = _nice(value)
             elif keyword(tag, "name", 2) or keyword(tag, "jobname", 4):
                 changes["name"] = value
+            elif keyword(tag, "dependency", 3):
+                changes["dependency"] = value
             else:
                 _say(self.err, f"Update of this parameter is not supported: {arg}\nRequest aborted")
                 return 1

@@ -43,7 +43,8 @@ def job_id_text(rec: Record) -> str:
     """JobId=… and, for an array task, its ArrayJobId/ArrayTaskId(/ArrayTaskThrottle) fields."""
     text = f"JobId={rec['job_id']}"
     if rec.get("array_job_id"):
-        text += f" ArrayJobId={rec['array_job_id']} ArrayTaskId={rec.get('array_task_id')}"
+        task = rec.get("array_task_string") or rec.get("array_task_id")
+        text += f" ArrayJobId={rec['array_job_id']} ArrayTaskId={task}"
         if rec.get("array_max_tasks"):
             text += f" ArrayTaskThrottle={rec['array_max_tasks']}"
     return text

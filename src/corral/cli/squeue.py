@@ -17,6 +17,7 @@ from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
 from corral.client import Client, ClientError
 from corral.clock import system_clock
+from corral.model.arrays import parse_indices
 from corral.model.hostlist import expand
 
 VERSION = "slurm-wlm 22.05.8"
@@ -103,6 +104,7 @@ class Request:
         self.long = False
         self.iterate = 0.0
         self.json = False
+        self.expand_arrays = False
         self.show: str | None = None  # "version", "help" or "usage": print it and stop
 
 
@@ -172,6 +174,8 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
                 raise CommandError(f"--iterate={arg} invalid value")
         elif key == "json":
             req.json = True
+        elif key == "array":
+            req.expand_arrays = True
     if operands:
         raise CommandError(f"Unrecognized option: {operands[0]}")
     for job_id in req.job_ids or []:
@@ -221,7 +225,14 @@ def _matches_id(job: Mapping[str, Any], wanted: Sequence[str]) -> bool:
         own.add(str(job["array_job_id"]))
         if job.get("array_task_id") is not None:
             own.add(f"{job['array_job_id']}_{job['array_task_id']}")
-    return any(w in own or "[" in w or "+" in w for w in wanted)
+    for w in wanted:
+        base, _, tasks = w.partition("_")
+        if w in own or "+" in w:
+            return True
+        if "[" in tasks and str(job.get("array_job_id")) == base \
+                and job.get("array_task_id") in parse_indices(tasks):
+            return True
+    return False
 
 
 def select(req: Request, jobs: Iterable[Mapping[str, Any]],
@@ -260,10 +271,36 @@ def _on_nodes(job: Mapping[str, Any], wanted: Sequence[str]) -> bool:
     return bool(names & set(job.get("nodes") or []))
 
 
+def _task_records(job: Mapping[str, Any], tasks: Iterable[int]) -> list[Mapping[str, Any]]:
+    return [{**job, "array_task_id": task, "array_task_string": None} for task in tasks]
+
+
+def expand_arrays(req: Request, jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A pending array is one folded record; -r, or asking for one of its tasks, unfolds it."""
+    named: dict[str, set[int]] = {}
+    for wanted in req.job_ids or []:
+        base, _, task = wanted.partition("_")
+        if task:
+            named.setdefault(base, set()).update(parse_indices(task))
+    out: list[Mapping[str, Any]] = []
+    for job in jobs:
+        folded = job.get("array_task_string")
+        if not folded:
+            out.append(job)
+            continue
+        tasks = parse_indices(str(folded).partition("%")[0])
+        if req.expand_arrays:
+            out.extend(_task_records(job, tasks))
+            continue
+        picked = named.get(str(job.get("array_job_id")), set()) & set(tasks)
+        out.extend(_task_records(job, sorted(picked)) if picked else [job])
+    return out
+
+
 def listing(req: Request, jobs: Iterable[Mapping[str, Any]], users: set[str] | None,
             now: float, tz: Any = None) -> list[str]:
     """The lines one squeue pass prints for `jobs` (the controller's reply)."""
-    kept = squeue_sort.sort_jobs(select(req, jobs, users), req.sort, now)
+    kept = squeue_sort.sort_jobs(select(req, expand_arrays(req, jobs), users), req.sort, now)
     if req.json:
         from corral.cli import squeue_json
 

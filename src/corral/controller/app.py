@@ -29,6 +29,7 @@ from corral.api.schemas import (
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.records import job_record, node_record, partition_record
+from corral.controller.steps_api import router as steps_router
 from corral.model.errors import (
     InvalidRequest,
     InvalidTransition,
@@ -116,6 +117,11 @@ class Controller:
         return records
 
 
+def more_ids(pending_tasks: dict[int, set[int]]) -> list[str]:
+    ids = [str(meta) for meta in pending_tasks]
+    return ids + [f"{meta}_{t}" for meta, tasks in pending_tasks.items() for t in tasks]
+
+
 def _job_ids(text: str | None) -> list[int]:
     if not text:
         return []
@@ -145,6 +151,7 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+    app.include_router(steps_router)  # before /jobs/{job_id}/{action}, which would match
 
     def ctl() -> Controller:
         return holder["c"]
@@ -210,9 +217,22 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         caller = c.caller(request)
         if not body.job_ids and not (body.user or body.name or body.states or body.partition):
             raise InvalidRequest("No job identification provided")
-        jobs = c.jobs.select(job_ids=body.job_ids, user=body.user, name=body.name,
-                             states=body.states, partition=body.partition)
+        filters = {"user": body.user, "name": body.name, "states": body.states,
+                   "partition": body.partition}
+        if body.job_ids:
+            jobs, pending_tasks = c.jobs.resolve(body.job_ids)
+            allowed = {j.job_id for j in c.jobs.select(**filters)}
+            jobs = [j for j in jobs if j.job_id in allowed]
+        else:
+            jobs, pending_tasks = c.jobs.select(**filters), {}
         done, errors = c.jobs.cancel(jobs, caller, body.signal, body.batch_only)
+        if body.signal is None or body.signal == 9:
+            more, more_errors = c.jobs.cancel_pending_tasks(pending_tasks, caller)
+            done, errors = [*done, *more], [*errors, *more_errors]
+        found = {str(j.job_id) for j in jobs} | {str(j.array_job_id) for j in jobs} \
+            | {f"{j.array_job_id}_{j.array_task_id}" for j in jobs} | set(more_ids(pending_tasks))
+        errors += [{"job_id": str(i), "error": "Invalid job id specified"}
+                   for i in body.job_ids if str(i) not in found and "[" not in str(i)]
         return {"cancelled": done, "errors": errors}
 
     @app.post("/api/v1/jobs/{job_id}/{action}")
@@ -316,7 +336,7 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
             "SchedulerType": "sched/backfill", "SelectType": "select/cons_tres",
             "SelectTypeParameters": "CR_CORE_MEMORY", "PriorityType": "priority/basic",
             "AccountingStorageType": "accounting_storage/" + store.engine.dialect.name,
-            "ProctrackType": "proctrack/corral-subreaper", "MaxArraySize": 1001,
+            "ProctrackType": "proctrack/corral-subreaper", "MaxArraySize": s.max_array_size,
             "FirstJobId": 1, "StateSaveLocation": str(s.data_dir),
         }
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from corral.controller import arrays
+from corral.controller.dependencies import DependencyIndex, gate_reason, ref_of, validate_dependency
 from corral.controller.launch import launch_payload, resolve_outputs
 from corral.controller.nodes import NodeRegistry
-from corral.core.cycle import CycleResult, priority_of, run_cycle
+from corral.controller.steps import settle_report
+from corral.core.cycle import CycleResult, Start, priority_of, run_cycle
+from corral.core.dependencies import RefJob, Status
 from corral.core.lifecycle import apply
 from corral.core.selection import never_fits_reason, per_node_request
+from corral.model.arrays import ArraySpecError, fold, parse_array, parse_indices
 from corral.model.cluster import Partition
 from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
@@ -35,6 +40,15 @@ from corral.settings import ControllerSettings
 from corral.store.store import EventRecord, Store
 
 log = logging.getLogger("corral.controller")
+
+# An allocation without a batch script (salloc, srun outside a job) is held by this script:
+# it waits until released (SIGTERM → exit 0, COMPLETED) or cancelled or timed out.
+HOLDER_SCRIPT = """#!/bin/sh
+trap 'exit 0' TERM
+while :; do sleep 3600 & wait $!; done
+"""
+# At most this many tasks of one array are offered to a single pass.
+MAX_TASKS_PER_PASS = 10000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,8 @@ class JobManager:
         self.jobs: dict[int, Job] = {}
         self.next_id = 1
         self.last_cycle: CycleResult | None = None
+        # What dependencies still need to know of jobs that have left the live queue.
+        self.ended: dict[int, tuple[int | None, RefJob]] = {}
         self.controller_addr = f"{settings.host}:{settings.port}"
 
     def load(self) -> None:
@@ -86,14 +102,22 @@ class JobManager:
             raise NotFound("Invalid job id specified")
         return job
 
-    def _commit(self, changes: Sequence[tuple[Job, Event | None, bool]], cause: str) -> None:
+    def _commit(self, changes: Sequence[tuple[Job, Event | None, bool]], cause: str,
+                kind: str = "JobSubmitted") -> None:
         now = self.clock()
-        records = [EventRecord(job.job_id, now, type(ev).__name__ if ev else "JobSubmitted",
+        records = [EventRecord(job.job_id, now, type(ev).__name__ if ev else kind,
                                _event_payload(ev) if ev else {}, cause)
                    for job, ev, _ in changes]
         self.store.commit([(job, new) for job, _, new in changes], records)
         for job, _, _ in changes:
             self.jobs[job.job_id] = job
+
+    def record(self, job: Job, kind: str, payload: dict[str, Any], cause: str | None = None) -> Job:
+        """Commits a change that is not a state transition (a step began or ended) with its event."""
+        record = EventRecord(job.job_id, self.clock(), kind, payload, cause or uuid.uuid4().hex[:12])
+        self.store.commit([(job, False)], [record])
+        self.jobs[job.job_id] = job
+        return job
 
     def transition(self, items: Iterable[tuple[int, Event]], cause: str | None = None) -> list[Job]:
         """Applies events, commits them in one transaction, then carries out their effects."""
@@ -119,7 +143,8 @@ class JobManager:
         if isinstance(effect, LaunchJob):
             host, payload = launch_payload(job, cluster=self.settings.cluster_name,
                                            kill_wait=self.settings.kill_wait,
-                                           controller_addr=self.controller_addr)
+                                           controller_addr=self.controller_addr,
+                                           cluster_key=self.settings.cluster_key)
             self.registry.send(host, {"kind": "launch", "job_id": job.job_id,
                                       "attempt": job.attempt, "launch": payload})
         elif isinstance(effect, SignalJob) and effect.nodes:
@@ -145,10 +170,24 @@ class JobManager:
         if mem is None:
             per_cpu = spec.mem_per_cpu or self.settings.def_mem_per_cpu
             mem = per_cpu * spec.cpus_per_node()
+        if spec.interactive:
+            spec = replace(spec, script=HOLDER_SCRIPT)
+        elif not spec.script.strip():
+            raise InvalidRequest("Batch job submission failed: Batch script is empty")
         job = Job(job_id=job_id, spec=spec, state=JobState.PENDING, submit_time=now,
                   partition=partition.name, mem_per_node=mem, time_limit=time_limit,
-                  held=spec.hold, nice=spec.nice, name=spec.name, eligible_time=now,
-                  reason=Reason.HELD_USER if spec.hold else Reason.NONE)
+                  held=spec.hold, nice=spec.nice, name=spec.name,
+                  eligible_time=max(now, spec.begin_time or now),
+                  reason=Reason.HELD_USER if spec.hold else Reason.NONE,
+                  dependency=spec.dependency)
+        if spec.array is not None:
+            try:
+                ids, throttle = parse_array(spec.array, self.settings.max_array_size)
+            except ArraySpecError as exc:
+                raise InvalidRequest(f"Batch job submission failed: {exc}") from None
+            job = replace(job, array_job_id=job_id, array_tasks=fold(ids), array_throttle=throttle)
+        if spec.dependency is not None:
+            validate_dependency(spec.dependency, self.job_exists)
         job = replace(job, priority=priority_of(job))
         nodes = self.registry.resources([], now, self.settings.node_timeout)
         problem = never_fits_reason(job, per_node_request(spec, mem), partition, list(nodes.values()))
@@ -156,6 +195,10 @@ class JobManager:
             raise InvalidRequest(f"{problem}\nBatch job submission failed: "
                                  "Requested node configuration is not available")
         return job
+
+    def job_exists(self, job_id: int) -> bool:
+        return (job_id in self.jobs or job_id in self.ended
+                or bool(self.store.history(job_ids=[job_id])))
 
     def submit(self, spec: JobSpec, caller: Caller, *, test_only: bool = False) -> Job:
         if caller.uid != spec.uid and caller.uid not in self.settings.operators:
@@ -185,7 +228,12 @@ class JobManager:
     def select(self, *, job_ids: Sequence[int] = (), user: str | None = None,
                name: str | None = None, states: Sequence[str] = (),
                partition: str | None = None) -> list[Job]:
-        chosen = [self.jobs[i] for i in job_ids if i in self.jobs] if job_ids else list(self.jobs.values())
+        if job_ids:
+            wanted = set(job_ids)
+            chosen = [j for j in self.jobs.values()
+                      if j.job_id in wanted or j.array_job_id in wanted]
+        else:
+            chosen = list(self.jobs.values())
         return [j for j in chosen
                 if (user is None or j.spec.user == user) and (name is None or j.name == name)
                 and (not states or j.state.value in states)
@@ -213,6 +261,64 @@ class JobManager:
             done.append(job.job_id)
         self.transition(events)
         return done, errors
+
+    def resolve(self, ids: Sequence[int | str]) -> tuple[list[Job], dict[int, set[int]]]:
+        """Slurm's job id forms → (whole jobs, {array id: pending tasks still inside it}).
+
+        `12` is job 12 or, for an array, all its tasks; `12_7` and `12_[1-3]` name tasks,
+        split off or still pending in the array's record.
+        """
+        whole: list[int] = []
+        tasks: dict[int, set[int]] = {}
+        for item in ids:
+            text = str(item).strip()
+            base, _, task_text = text.partition("_")
+            if not base.isdigit() or (task_text and not task_text.strip("[]")):
+                raise InvalidRequest(f"Invalid job id specified: {text}")
+            if not task_text:
+                whole.append(int(base))
+                continue
+            try:
+                wanted = parse_indices(task_text)
+            except ValueError:
+                raise InvalidRequest(f"Invalid job id specified: {text}") from None
+            tasks.setdefault(int(base), set()).update(wanted)
+        jobs = self.select(job_ids=whole) if whole else []
+        pending: dict[int, set[int]] = {}
+        for array_id, wanted in tasks.items():
+            members = [j for j in self.jobs.values() if j.array_job_id == array_id]
+            for job in members:
+                if job.array_task_id in wanted:
+                    jobs.append(job)
+                elif job.array_tasks and job.state is JobState.PENDING:
+                    inside = wanted & set(parse_indices(job.array_tasks))
+                    if inside:
+                        pending[job.job_id] = inside
+        return jobs, pending
+
+    def cancel_pending_tasks(self, pending: dict[int, set[int]], caller: Caller) -> tuple[list[str], list[dict[str, Any]]]:
+        """Cancels tasks still inside a pending array's record: each becomes its own record."""
+        done: list[str] = []
+        errors: list[dict[str, Any]] = []
+        new_ids = self._fresh_ids()
+        for meta_id, tasks in pending.items():
+            meta = self.jobs[meta_id]
+            if not caller.may_change(meta, self.settings.operators):
+                errors.append({"job_id": meta_id, "error": "Access/permission denied"})
+                continue
+            meta_after, fresh, ids = arrays.split(meta, sorted(tasks), new_ids)
+            self._commit([(meta_after, None, False)] + [(j, None, True) for j in fresh],
+                         uuid.uuid4().hex[:12], kind="ArrayTaskSplit")
+            self.transition([(job_id, JobCancelled(caller.uid)) for job_id in ids.values()])
+            done.extend(f"{meta_id}_{t}" for t in sorted(tasks))
+        return done, errors
+
+    def _fresh_ids(self) -> Iterator[int]:
+        """Hands out job ids; next_id follows along, so none is given twice."""
+        while True:
+            job_id = self.next_id
+            self.next_id += 1
+            yield job_id
 
     def hold(self, job_id: int, caller: Caller) -> Job:
         job = self._owned(job_id, caller)
@@ -245,6 +351,15 @@ class JobManager:
                 raise PermissionDenied("Access/permission denied: only an operator can raise a time limit")
         if "nice" in changes and changes["nice"] < 0 and caller.uid not in self.settings.operators:
             raise PermissionDenied("Access/permission denied: only an operator can set a negative nice")
+        if "dependency" in changes:
+            if job.state is not JobState.PENDING:
+                raise InvalidRequest("Job is no longer pending execution")
+            text = (changes["dependency"] or "").strip()
+            if text in ("", "0"):
+                changes = {**changes, "dependency": None, "dependency_shown": None}
+            else:
+                validate_dependency(text, self.job_exists)
+                changes = {**changes, "dependency": text}
         updated = self.transition([(job_id, JobUpdated(changes))])[0]
         if "nice" in changes:
             updated = replace(updated, priority=priority_of(updated))
@@ -265,22 +380,104 @@ class JobManager:
     def schedule(self) -> CycleResult:
         now = self.clock()
         pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
-        result = self._cycle(pending, now)
-        self.last_cycle = result
+        index = DependencyIndex(self.jobs.values(), self.ended)
+        considered: list[Job] = []
+        gated: dict[int, Reason] = {}
+        doomed: list[int] = []
         for job in pending:
-            reason = result.reasons.get(job.job_id)
-            estimate = result.estimates.get(job.job_id)
+            verdict = index.verdict(job, now, own_task=job.array_task_id)
+            if verdict.shown != job.dependency_shown:
+                job = self.jobs[job.job_id] = replace(job, dependency_shown=verdict.shown)
+            reason = None if job.held else gate_reason(job, verdict, now)
+            if reason is None:
+                considered.append(job)
+                continue
+            gated[job.job_id] = reason
+            if verdict.status is Status.NEVER and job.spec.kill_on_invalid_dep:
+                doomed.append(job.job_id)
+        candidates, origin = self._offer_arrays(considered, index, now)
+        result = self._cycle(candidates, now)
+        self.last_cycle = result
+        # A pending array shows the reason of its lowest offered task.
+        first_candidate = {meta: cid for cid, (meta, _) in
+                           sorted(origin.items(), key=lambda item: item[1][1], reverse=True)}
+        for job in pending:
+            key = first_candidate.get(job.job_id, job.job_id)
+            reason = gated.get(job.job_id) or result.reasons.get(key)
+            estimate = None if job.job_id in gated else result.estimates.get(key)
             if reason is not None and (reason != job.reason or estimate != job.estimated_start):
-                self.jobs[job.job_id] = replace(job, reason=reason, estimated_start=estimate)
-        if result.starts:
-            self.transition([(s.job_id, JobAllocated(s.allocation)) for s in result.starts])
+                self.jobs[job.job_id] = replace(self.jobs[job.job_id], reason=reason,
+                                                estimated_start=estimate)
+        starts = self._split_started(result.starts, origin)
+        if starts:
+            self.transition([(s.job_id, JobAllocated(s.allocation)) for s in starts])
+        if doomed:
+            self.transition([(job_id, JobCancelled(0)) for job_id in doomed], cause="dependency")
         return result
+
+    def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex,
+                      now: float) -> tuple[list[Job], dict[int, tuple[int, int]]]:
+        """Pending arrays contribute as many candidate tasks as could start now (and the
+        throttle allows); returns the candidates and {candidate id: (array record id, task)}."""
+        arrays_pending = [j for j in considered if j.array_tasks is not None]
+        if not arrays_pending:
+            return list(considered), {}
+        active = [j for j in self.jobs.values() if j.state.is_active]
+        views = self.registry.resources(active, now, self.settings.node_timeout)
+        free_cpus = sum(v.free_cpus for v in views.values() if v.available)
+        running: dict[int, int] = {}
+        for job in active:
+            if job.array_job_id is not None:
+                running[job.array_job_id] = running.get(job.array_job_id, 0) + 1
+        candidates = [j for j in considered if j.array_tasks is None]
+        origin: dict[int, tuple[int, int]] = {}
+        provisional = self.next_id
+        for meta in arrays_pending:
+            count = min(MAX_TASKS_PER_PASS, free_cpus // max(1, meta.spec.cpus_per_node()) + 1)
+            if meta.array_throttle:
+                count = min(count, meta.array_throttle - running.get(meta.job_id, 0))
+            if count <= 0:
+                continue
+            offered = arrays.offer(meta, count, provisional)
+            provisional += len(offered)
+            if meta.dependency and "aftercorr" in meta.dependency:
+                offered = [c for c in offered if index.verdict(
+                    meta, now, own_task=c.array_task_id).status is Status.SATISFIED]
+            for candidate in offered:
+                origin[candidate.job_id] = (meta.job_id, candidate.array_task_id or 0)
+            candidates.extend(offered)
+        return candidates, origin
+
+    def _split_started(self, starts: Sequence[Start], origin: dict[int, tuple[int, int]]) -> list[Start]:
+        """Gives each started array task a record of its own; returns starts by real job id."""
+        by_array: dict[int, list[Start]] = {}
+        real: list[Start] = []
+        for start in starts:
+            if start.job_id in origin:
+                by_array.setdefault(origin[start.job_id][0], []).append(start)
+            else:
+                real.append(start)
+        if not by_array:
+            return real
+        changes: list[tuple[Job, Event | None, bool]] = []
+        new_ids = self._fresh_ids()
+        for meta_id, started in by_array.items():
+            tasks = [origin[s.job_id][1] for s in started]
+            meta_after, fresh, ids = arrays.split(self.jobs[meta_id], tasks, new_ids)
+            changes.append((meta_after, None, False))
+            changes.extend((job, None, True) for job in fresh)
+            real.extend(replace(s, job_id=ids[origin[s.job_id][1]]) for s in started)
+        self._commit(changes, uuid.uuid4().hex[:12], kind="ArrayTaskSplit")
+        return real
 
     # -- agents ------------------------------------------------------------------------------
 
     def agent_reports(self, node: str, reports: Sequence[dict[str, Any]]) -> None:
         events: list[tuple[int, Event]] = []
         for report in reports:
+            if str(report.get("event", "")).startswith("step_"):
+                settle_report(self, node, report)  # srun steps: controller/steps.py
+                continue
             job = self.jobs.get(int(report["job_id"]))
             if job is None or job.attempt != int(report["attempt"]) or not job.nodes \
                     or job.nodes[0] != node or not job.state.is_active:
@@ -327,7 +524,8 @@ class JobManager:
         cutoff = self.clock() - self.settings.min_job_age
         for job_id in [j.job_id for j in self.jobs.values()
                        if j.state.is_terminal and (j.end_time or 0) < cutoff]:
-            del self.jobs[job_id]
+            job = self.jobs.pop(job_id)
+            self.ended[job_id] = (job.array_job_id, ref_of(job))
 
 
 def changes_job(changes: Sequence[tuple[Job, Event | None, bool]], job_id: int) -> Job | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from typing import Any
 
+from corral.controller.jobtoken import job_token
+from corral.model.arrays import array_env
 from corral.model.hostlist import compress
 from corral.model.job import Job, NodeAllocation
 from corral.model.patterns import output_path
@@ -25,14 +28,16 @@ def _per_node(counts: list[int]) -> str:
 
 def resolve_outputs(job: Job, node: str | None) -> tuple[str, str]:
     spec = job.spec
-    fields = {"job_id": job.job_id, "name": job.name, "user": spec.user, "node": node}
-    stdout = output_path(spec.stdout, spec.work_dir, **fields)
+    fields = {"job_id": job.job_id, "name": job.name, "user": spec.user, "node": node,
+              "array_job_id": job.array_job_id, "array_task_id": job.array_task_id}
+    default = "slurm-%A_%a.out" if job.array_job_id is not None else None
+    stdout = output_path(spec.stdout or default, spec.work_dir, **fields)
     stderr = output_path(spec.stderr, spec.work_dir, **fields) if spec.stderr else stdout
     return stdout, stderr
 
 
 def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocation,
-                    controller_addr: str) -> dict[str, str]:
+                    controller_addr: str, cluster_key: str = "") -> dict[str, str]:
     spec = job.spec
     nodes = list(job.allocation)
     nodelist = compress(nodes)
@@ -72,12 +77,26 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         "SLURM_WORKING_CLUSTER": f"{cluster}:{controller_addr}",
         "SLURM_JOB_RESTART_COUNT": str(job.attempt),
     })
+    if cluster_key:
+        # srun inside the job reaches the controller over TCP and proves itself with the token.
+        host, _, port = controller_addr.rpartition(":")
+        host = socket.gethostname() if host in ("", "0.0.0.0", "::") else host
+        env["CORRAL_CONTROLLER"] = f"http://{host}:{port}"
+        env["CORRAL_JOB_TOKEN"] = job_token(cluster_key, job.job_id, job.attempt)
     if spec.cpus_per_task != 1 or "SLURM_CPUS_PER_TASK" in spec.environment:
         env["SLURM_CPUS_PER_TASK"] = str(spec.cpus_per_task)
     if spec.num_tasks != 1 or spec.ntasks_per_node:
         env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(spec.num_tasks)
     if spec.time_limit is not None or job.time_limit is not None:
         env["SLURM_TIMELIMIT"] = str(job.time_limit) if job.time_limit is not None else "UNLIMITED"
+    if job.array_job_id is not None and job.array_task_id is not None and spec.array:
+        env.update({"SLURM_ARRAY_JOB_ID": str(job.array_job_id),
+                    "SLURM_ARRAY_TASK_ID": str(job.array_task_id),
+                    **array_env(spec.array, max_size=2**31)})
+    if spec.frontend == "pbs":
+        env.update(_pbs_environment(job, nodes))
+    elif spec.frontend == "lsf":
+        env.update(_lsf_environment(job))
     if alloc.gpu_indices:
         gpus = ",".join(str(i) for i in alloc.gpu_indices)
         env.update({"CUDA_VISIBLE_DEVICES": gpus, "NVIDIA_VISIBLE_DEVICES": gpus,
@@ -91,8 +110,37 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
     return env
 
 
+def _pbs_environment(job: Job, nodes: list[str]) -> dict[str, str]:
+    spec = job.spec
+    env = {"PBS_JOBID": f"{job.job_id}", "PBS_JOBNAME": job.name, "PBS_O_WORKDIR": spec.work_dir,
+           "PBS_O_HOST": spec.submit_host, "PBS_QUEUE": job.partition,
+           "PBS_O_LOGNAME": spec.user, "PBS_ENVIRONMENT": "PBS_BATCH",
+           # One line per CPU on each node, as PBS writes its node file; the supervisor writes
+           # the file itself (see supervisor.py) at this path inside the job's directory.
+           "PBS_NODEFILE": "@JOBDIR@/pbs_nodefile"}
+    if job.array_task_id is not None:
+        env["PBS_ARRAY_INDEX"] = str(job.array_task_id)
+        env["PBS_ARRAY_ID"] = f"{job.array_job_id}[]"
+        env["PBS_JOBID"] = f"{job.array_job_id}[{job.array_task_id}]"
+    return env
+
+
+def _lsf_environment(job: Job) -> dict[str, str]:
+    hosts = [name for name, alloc in job.allocation.items() for _ in range(alloc.cpus)]
+    env = {"LSB_JOBID": str(job.array_job_id or job.job_id), "LSB_JOBNAME": job.name,
+           "LSB_HOSTS": " ".join(hosts), "LSB_QUEUE": job.partition,
+           "LSB_JOBINDEX": str(job.array_task_id if job.array_task_id is not None else 0),
+           "LSB_DJOB_NUMPROC": str(len(hosts)), "LS_SUBCWD": job.spec.work_dir}
+    return env
+
+
+def node_file(job: Job) -> str:
+    """PBS_NODEFILE's contents: each allocated node once per CPU it holds."""
+    return "".join(f"{name}\n" * alloc.cpus for name, alloc in job.allocation.items())
+
+
 def launch_payload(job: Job, *, cluster: str, kill_wait: float,
-                   controller_addr: str) -> tuple[str, dict[str, Any]]:
+                   controller_addr: str, cluster_key: str = "") -> tuple[str, dict[str, Any]]:
     """(batch host, the launch command's body)."""
     batch_host = job.nodes[0]
     alloc: Mapping[str, NodeAllocation] = job.allocation
@@ -103,5 +151,8 @@ def launch_payload(job: Job, *, cluster: str, kill_wait: float,
         "uid": spec.uid, "gid": spec.gid, "user": spec.user, "work_dir": spec.work_dir,
         "stdout": stdout, "stderr": stderr, "stdin": spec.stdin, "argv": list(spec.argv),
         "script": spec.script, "time_limit": job.time_limit, "kill_wait": kill_wait,
-        "environment": job_environment(job, cluster, batch_host, alloc[batch_host], controller_addr),
+        "environment": job_environment(job, cluster, batch_host, alloc[batch_host], controller_addr,
+                                       cluster_key),
+        "open_append": spec.open_mode == "append",
+        "files": {"pbs_nodefile": node_file(job)} if spec.frontend == "pbs" else {},
     }

@@ -6,8 +6,10 @@ from typing import Any
 
 from corral.controller.launch import resolve_outputs
 from corral.controller.nodes import Node
+from corral.controller.steps import step_view
 from corral.model.cluster import NodeResources, Partition
 from corral.model.job import Job
+from corral.model.states import JobState
 
 
 def job_record(job: Job) -> dict[str, Any]:
@@ -35,15 +37,32 @@ def job_record(job: Job) -> dict[str, Any]:
         "alloc_gpus": {n: list(a.gpu_indices) for n, a in job.allocation.items() if a.gpu_indices},
         "exit_code": job.exit_code, "exit_signal": job.exit_signal,
         "cancelled_by": job.cancelled_by,
-        "batch_step": None if step is None else {
+        "batch_step": None if step is None or spec.interactive else {
             "state": step.state.value, "exit_code": step.exit_code, "exit_signal": step.exit_signal,
             "start_time": step.start_time, "end_time": step.end_time,
             "max_rss_kb": step.max_rss_kb, "total_cpu_s": step.total_cpu_s},
         "work_dir": spec.work_dir, "stdout": stdout, "stderr": stderr,
         "stdin": spec.stdin or "/dev/null", "command": spec.command or None,
-        "submit_host": spec.submit_host, "dependency": None,
+        "submit_host": spec.submit_host,
+        "dependency": job.dependency_shown if job.state is JobState.PENDING else None,
         "estimated_start": job.estimated_start,
+        "begin_time": spec.begin_time, "comment": spec.comment, "constraint": spec.constraint,
+        "mail_type": spec.mail_type, "mail_user": spec.mail_user, "frontend": spec.frontend,
+        "interactive": spec.interactive,
+        "steps": [step_view(job, s) for s in job.steps],
+        **_array_fields(job),
     }
+
+
+def _array_fields(job: Job) -> dict[str, Any]:
+    if job.array_job_id is None:
+        return {"array_job_id": None, "array_task_id": None, "array_task_string": None,
+                "array_max_tasks": None}
+    task_string = None
+    if job.array_tasks is not None:
+        task_string = job.array_tasks + (f"%{job.array_throttle}" if job.array_throttle else "")
+    return {"array_job_id": job.array_job_id, "array_task_id": job.array_task_id,
+            "array_task_string": task_string, "array_max_tasks": job.array_throttle or None}
 
 
 def node_state(node: Node, view: NodeResources, responding: bool) -> str:

@@ -128,7 +128,7 @@ def _requeue_ended(job: Job, event: JobRequeued, now: float) -> Transition:
 
 
 def _update(job: Job, event: JobUpdated, now: float) -> Transition:
-    allowed = {"time_limit", "name", "nice"}
+    allowed = {"time_limit", "name", "nice", "dependency", "dependency_shown"}
     unknown = set(event.changes) - allowed
     if unknown:
         raise InvalidTransition(f"cannot update {sorted(unknown)}")

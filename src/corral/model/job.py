@@ -46,6 +46,26 @@ class JobSpec:
     nice: int = 0
     submit_host: str = ""
     command: str = ""
+    # Arrays and dependencies, in Slurm's syntax ("1-31:2%4", "afterok:12:13?singleton").
+    array: str | None = None
+    dependency: str | None = None
+    kill_on_invalid_dep: bool = False
+    begin_time: float | None = None
+    # An allocation with no batch script (salloc, srun outside a job): a holder keeps it.
+    interactive: bool = False
+    # Which front-end submitted it ("pbs", "lsf"): their environment variables are added.
+    frontend: str | None = None
+    comment: str | None = None
+    mail_type: str | None = None
+    mail_user: str | None = None
+    constraint: str | None = None
+    signal: str | None = None
+    open_mode: str | None = None
+    time_min: int | None = None
+    deadline: float | None = None
+    gpus_per_task: int | None = None
+    cpus_per_gpu: int | None = None
+    mem_per_gpu: int | None = None
 
     def cpus_per_node(self) -> int:
         tasks = self.ntasks_per_node or math.ceil(self.num_tasks / max(1, self.num_nodes))
@@ -63,7 +83,7 @@ class NodeAllocation:
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
-    """The batch step's outcome (sacct's `N.batch` row)."""
+    """One step's outcome: the batch step (sacct's `N.batch`) or an srun step (`N.0`, `N.1` …)."""
 
     state: JobState
     start_time: float
@@ -72,6 +92,11 @@ class StepRecord:
     exit_signal: int = 0
     max_rss_kb: int | None = None
     total_cpu_s: float | None = None
+    step_id: int | None = None
+    name: str = ""
+    nodes: tuple[str, ...] = ()
+    num_tasks: int = 1
+    num_cpus: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +125,16 @@ class Job:
     cancelled_by: int | None = None
     requeue_requested: bool = False
     estimated_start: float | None = None
+    # Array bookkeeping: a task has array_job_id and array_task_id; the pending remainder of
+    # an array (one record for any number of tasks) has array_tasks, in --array syntax.
+    array_job_id: int | None = None
+    array_task_id: int | None = None
+    array_tasks: str | None = None
+    array_throttle: int = 0
+    dependency: str | None = None
+    # What squeue's %E shows: the terms still unsatisfied, with (unfulfilled)/(failed).
+    dependency_shown: str | None = None
+    steps: tuple[StepRecord, ...] = ()
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -157,8 +192,14 @@ def job_from_dict(data: Mapping[str, Any]) -> Job:
     }
     step = data.get("batch_step")
     if step:
-        values["batch_step"] = StepRecord(**{**step, "state": JobState(step["state"])})
+        values["batch_step"] = _step_from_dict(step)
+    values["steps"] = tuple(_step_from_dict(s) for s in data.get("steps") or ())
     return Job(**values)
+
+
+def _step_from_dict(data: Mapping[str, Any]) -> StepRecord:
+    return StepRecord(**{**data, "state": JobState(data["state"]),
+                         "nodes": tuple(data.get("nodes") or ())})
 
 
 __all__ = ["Job", "JobSpec", "NodeAllocation", "StepRecord", "job_from_dict", "job_to_dict",

@@ -15,7 +15,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, update
-from sqlalchemy.engine import Connection
 
 from corral.model.job import Job, job_from_dict, job_to_dict
 from corral.model.states import TERMINAL_STATES
@@ -92,23 +91,24 @@ class Store:
     def commit(self, changed: Sequence[tuple[Job, bool]], events: Iterable[EventRecord] = ()) -> None:
         """Writes job rows (job, is_new) and their events in one transaction."""
         with self.engine.begin() as conn:
+            new = [{"job_id": job.job_id, **self._row(job)} for job, is_new in changed if is_new]
+            if new:
+                conn.execute(insert(jobs), new)  # one executemany: cancelling a big array
             for job, is_new in changed:
-                self._write_job(conn, job, is_new)
+                if not is_new:
+                    conn.execute(update(jobs).where(jobs.c.job_id == job.job_id)
+                                 .values(**self._row(job)))
             rows = [{"job_id": e.job_id, "at": e.at, "kind": e.kind,
                      "payload": json.dumps(e.payload), "cause": e.cause} for e in events]
             if rows:
                 conn.execute(insert(job_events), rows)
 
     @staticmethod
-    def _write_job(conn: Connection, job: Job, is_new: bool) -> None:
-        row = {"uid": job.spec.uid, "user_name": job.spec.user, "partition": job.partition,
-               "state": job.state.value, "submit_time": job.submit_time,
-               "start_time": job.start_time, "end_time": job.end_time,
-               "record": json.dumps(job_to_dict(job))}
-        if is_new:
-            conn.execute(insert(jobs).values(job_id=job.job_id, **row))
-        else:
-            conn.execute(update(jobs).where(jobs.c.job_id == job.job_id).values(**row))
+    def _row(job: Job) -> dict[str, Any]:
+        return {"uid": job.spec.uid, "user_name": job.spec.user, "partition": job.partition,
+                "state": job.state.value, "submit_time": job.submit_time,
+                "start_time": job.start_time, "end_time": job.end_time,
+                "record": json.dumps(job_to_dict(job)), "array_job_id": job.array_job_id}
 
     def load_live(self, ended_after: float) -> list[Job]:
         """Jobs still in the controller's queue: not ended, or ended after `ended_after`."""
@@ -127,7 +127,9 @@ class Store:
         if uid is not None:
             query = query.where(jobs.c.uid == uid)
         if job_ids:
-            query = query.where(jobs.c.job_id.in_(list(job_ids)))
+            # An array's id names all of its tasks, as in `sacct -j 2454`.
+            query = query.where(or_(jobs.c.job_id.in_(list(job_ids)),
+                                    jobs.c.array_job_id.in_(list(job_ids))))
         if start is not None:
             query = query.where(or_(jobs.c.end_time.is_(None), jobs.c.end_time >= start))
         if end is not None:

@@ -31,7 +31,9 @@ jobs = Table(
     Column("start_time", Float),
     Column("end_time", Float),
     Column("record", LongText, nullable=False),
+    Column("array_job_id", BigInteger),
     Index("ix_jobs_state", "state"),
+    Index("ix_jobs_array_job_id", "array_job_id"),
     Index("ix_jobs_uid_submit", "uid", "submit_time"),
     Index("ix_jobs_end_time", "end_time"),
 )
