@@ -10,7 +10,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from corral.controller import arrays
-from corral.controller.dependencies import DependencyIndex, gate_reason, ref_of, validate_dependency
+from corral.controller.dependencies import (
+    DependencyIndex,
+    Verdict,
+    gate_reason,
+    ref_of,
+    validate_dependency,
+)
 from corral.controller.launch import launch_payload, resolve_outputs
 from corral.controller.nodes import NodeRegistry
 from corral.controller.steps import settle_report
@@ -395,7 +401,11 @@ class JobManager:
             gated[job.job_id] = reason
             if verdict.status is Status.NEVER and job.spec.kill_on_invalid_dep:
                 doomed.append(job.job_id)
-        candidates, origin = self._offer_arrays(considered, index, now)
+        candidates, origin, blocked = self._offer_arrays(considered, index, now)
+        for meta_id, verdict in blocked.items():
+            # Every offered task still waits for its partner task (aftercorr).
+            gated[meta_id] = gate_reason(self.jobs[meta_id], verdict, now) or Reason.DEPENDENCY
+            self.jobs[meta_id] = replace(self.jobs[meta_id], dependency_shown=verdict.shown)
         result = self._cycle(candidates, now)
         self.last_cycle = result
         # A pending array shows the reason of its lowest offered task.
@@ -415,13 +425,15 @@ class JobManager:
             self.transition([(job_id, JobCancelled(0)) for job_id in doomed], cause="dependency")
         return result
 
-    def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex,
-                      now: float) -> tuple[list[Job], dict[int, tuple[int, int]]]:
+    def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex, now: float
+                      ) -> tuple[list[Job], dict[int, tuple[int, int]], dict[int, Verdict]]:
         """Pending arrays contribute as many candidate tasks as could start now (and the
-        throttle allows); returns the candidates and {candidate id: (array record id, task)}."""
+        throttle allows); returns the candidates, {candidate id: (array record id, task)},
+        and the arrays none of whose offered tasks may start yet (aftercorr), with why."""
         arrays_pending = [j for j in considered if j.array_tasks is not None]
+        blocked: dict[int, Verdict] = {}
         if not arrays_pending:
-            return list(considered), {}
+            return list(considered), {}, blocked
         active = [j for j in self.jobs.values() if j.state.is_active]
         views = self.registry.resources(active, now, self.settings.node_timeout)
         free_cpus = sum(v.free_cpus for v in views.values() if v.available)
@@ -441,12 +453,15 @@ class JobManager:
             offered = arrays.offer(meta, count, provisional)
             provisional += len(offered)
             if meta.dependency and "aftercorr" in meta.dependency:
-                offered = [c for c in offered if index.verdict(
-                    meta, now, own_task=c.array_task_id).status is Status.SATISFIED]
+                verdicts = [index.verdict(meta, now, own_task=c.array_task_id) for c in offered]
+                if offered and all(v.status is not Status.SATISFIED for v in verdicts):
+                    blocked[meta.job_id] = verdicts[0]
+                offered = [c for c, v in zip(offered, verdicts, strict=True)
+                           if v.status is Status.SATISFIED]
             for candidate in offered:
                 origin[candidate.job_id] = (meta.job_id, candidate.array_task_id or 0)
             candidates.extend(offered)
-        return candidates, origin
+        return candidates, origin, blocked
 
     def _split_started(self, starts: Sequence[Start], origin: dict[int, tuple[int, int]]) -> list[Start]:
         """Gives each started array task a record of its own; returns starts by real job id."""

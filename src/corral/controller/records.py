@@ -59,6 +59,10 @@ def _array_fields(job: Job) -> dict[str, Any]:
         return {"array_job_id": None, "array_task_id": None, "array_task_string": None,
                 "array_max_tasks": None}
     task_string = None
+    if job.array_tasks is not None and job.array_tasks.isdigit():
+        # One task left pending is shown as that task, as Slurm does.
+        return {"array_job_id": job.array_job_id, "array_task_id": int(job.array_tasks),
+                "array_task_string": None, "array_max_tasks": job.array_throttle or None}
     if job.array_tasks is not None:
         task_string = job.array_tasks + (f"%{job.array_throttle}" if job.array_throttle else "")
     return {"array_job_id": job.array_job_id, "array_task_id": job.array_task_id,
