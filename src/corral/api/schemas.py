@@ -61,6 +61,7 @@ class SubmitRequest(Strict):
     gpus_per_task: int | None = Field(None, ge=0)
     cpus_per_gpu: int | None = Field(None, ge=1)
     mem_per_gpu: int | None = Field(None, ge=0)
+    wckey: str | None = None
 
 
 class CancelRequest(Strict):

@@ -30,7 +30,7 @@ OPTIONS = [
     Option("array", "a"), Option("dependency", "d"), Option("kill-on-invalid-dep"),
     Option("begin", "b"), Option("deadline"), Option("time-min"), Option("signal"),
     Option("export-file"), Option("get-user-env", takes_value=True, optional_value=True),
-    Option("gpus-per-task"), Option("cpus-per-gpu"), Option("mem-per-gpu"),
+    Option("gpus-per-task"), Option("cpus-per-gpu"), Option("mem-per-gpu"), Option("wckey"),
 ]
 
 
@@ -169,7 +169,7 @@ def _extras(values: Mapping[str, str | None], request: dict[str, Any], now: floa
     """The options beyond sizes and paths: arrays, dependencies, times, mail, GPUs per task."""
     for option, key in (("array", "array"), ("dependency", "dependency"), ("comment", "comment"),
                         ("mail-type", "mail_type"), ("mail-user", "mail_user"),
-                        ("constraint", "constraint")):
+                        ("constraint", "constraint"), ("wckey", "wckey")):
         if values.get(option):
             request[key] = str(values[option])
     if values.get("kill-on-invalid-dep"):

@@ -66,6 +66,7 @@ class JobSpec:
     gpus_per_task: int | None = None
     cpus_per_gpu: int | None = None
     mem_per_gpu: int | None = None
+    wckey: str | None = None
 
     def cpus_per_node(self) -> int:
         tasks = self.ntasks_per_node or math.ceil(self.num_tasks / max(1, self.num_nodes))

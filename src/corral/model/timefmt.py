@@ -329,12 +329,13 @@ def _resolve(
 
 # --------------------------------------------------------------------------- memory
 
-_MEMORY = re.compile(r"([0-9]+)([kmgt]?)", _I)
+# Slurm also takes a trailing B (`2GB`, `200MB`), which tools such as submitit write.
+_MEMORY = re.compile(r"([0-9]+)([kmgt]?)b?", _I)
 _MEMORY_SCALE_KB = {"k": 1, "": 1024, "m": 1024, "g": 1024**2, "t": 1024**3}
 
 
 def parse_memory_mb(text: str) -> int:
-    """Parse a Slurm memory size (``N[K|M|G|T]``, default M) into MiB, rounding KiB up."""
+    """Parse a Slurm memory size (``N[K|M|G|T][B]``, default M) into MiB, rounding KiB up."""
     match = _MEMORY.fullmatch(text.strip())
     if match is None:
         raise ValueError("Invalid memory specification")
