@@ -58,8 +58,11 @@ def test_pending_tasks_fold_throttle_holds_and_scancel_forms(cluster: Cluster, w
 
     assert cluster.run("scancel", f"{array_id}_[2-3]").returncode == 0
     assert cluster.run("scancel", f"{array_id}_0").returncode == 0
-    cluster.wait_for(lambda: f"{array_id}_[4-9%2] PENDING" in _squeue(
-        cluster, "-j", str(array_id), "-o", "%i %T"), what="tasks 2-3 out of the pending set")
+    def pending_tasks() -> set[str]:
+        return {line.split()[0] for line in _squeue(cluster, "-r", "-j", str(array_id),
+                                                    "-t", "PD", "-o", "%i")}
+    cluster.wait_for(lambda: not {f"{array_id}_2", f"{array_id}_3"} & pending_tasks()
+                     and f"{array_id}_9" in pending_tasks(), what="tasks 2-3 out of the pending set")
     assert cluster.run("scancel", str(array_id)).returncode == 0
     cluster.wait_for(lambda: not _squeue(cluster, "-j", str(array_id), "-t", "PD,R,CG"),
                      what="the whole array cancelled")

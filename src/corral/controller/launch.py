@@ -112,7 +112,8 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
 
 def _pbs_environment(job: Job, nodes: list[str]) -> dict[str, str]:
     spec = job.spec
-    env = {"PBS_JOBID": f"{job.job_id}", "PBS_JOBNAME": job.name, "PBS_O_WORKDIR": spec.work_dir,
+    server = socket.gethostname()  # this runs in the controller: PBS's "server" is its host
+    env = {"PBS_JOBID": f"{job.job_id}.{server}", "PBS_JOBNAME": job.name, "PBS_O_WORKDIR": spec.work_dir,
            "PBS_O_HOST": spec.submit_host, "PBS_QUEUE": job.partition,
            "PBS_O_LOGNAME": spec.user, "PBS_ENVIRONMENT": "PBS_BATCH",
            # One line per CPU on each node, as PBS writes its node file; the supervisor writes
@@ -120,8 +121,8 @@ def _pbs_environment(job: Job, nodes: list[str]) -> dict[str, str]:
            "PBS_NODEFILE": "@JOBDIR@/pbs_nodefile"}
     if job.array_task_id is not None:
         env["PBS_ARRAY_INDEX"] = str(job.array_task_id)
-        env["PBS_ARRAY_ID"] = f"{job.array_job_id}[]"
-        env["PBS_JOBID"] = f"{job.array_job_id}[{job.array_task_id}]"
+        env["PBS_ARRAY_ID"] = f"{job.array_job_id}[].{server}"
+        env["PBS_JOBID"] = f"{job.array_job_id}[{job.array_task_id}].{server}"
     return env
 
 

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-COMMANDS = ["sbatch", "squeue", "scancel", "sinfo", "sacct", "scontrol"]
+COMMANDS = ["sbatch", "squeue", "scancel", "sinfo", "sacct", "scontrol", "qsub", "qstat", "qdel",
+            "bsub", "bjobs", "bkill"]
 HEAVY = ["fastapi", "sqlalchemy", "pydantic", "httpx", "corral.core", "corral.controller",
          "corral.store", "http.client", "email"]
 

@@ -1,0 +1,190 @@
+"""qstat: PBS job status from corral's queue, and from its history with -x or -H.
+
+Operands are job ids (`12`, `12.server`, `12[]`, `12[3]`) or queue names. Finished jobs are
+PBS "history jobs": shown only with -x/-H, and a finished job asked for by id without them
+gets PBS's `Job has finished, use -x or -H ...` (exit 35).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from corral.cli import qstat_format as fmt
+from corral.cli.pbs_options import (
+    EXIT_HISTJOBID,
+    EXIT_UNKJOBID,
+    OptionProblem,
+    getopt,
+    parse_job_id,
+)
+from corral.client import Client, ClientError, ControllerUnreachable
+
+VERSION = "pbs_version = 2022.1.0"
+SPEC = "afHiJnrtu:x"
+# PBS prints "usage: " with its trailing blank.
+USAGE = "usage: \n" + """\
+qstat [-f] [-J] [-p] [-t] [-x] [-E] [ job_identifier... | destination... ]
+qstat [-a|-i|-r|-H|-T] [-J] [-t] [-u user] [-n] [-s] [-G|-M] [-1] [-w]
+\t[ job_identifier... | destination... ]
+qstat -Q [-f] [ destination... ]
+qstat -q [-G|-M] [ destination... ]
+qstat -B [-f] [ server_name... ]
+qstat --version
+"""
+# PBS keeps finished jobs for job_history_duration, two weeks by default.
+HISTORY_SECONDS = 14 * 86400
+# The letters each alternate selection shows.
+_SELECT = {"i": "QHWT", "r": "RS", "H": "FX"}
+
+
+class Request:
+    """What the command line asks for (a plain class: no dataclasses import on this path)."""
+
+    def __init__(self, flags: dict[str, str], operands: list[str]) -> None:
+        self.flags = flags
+        self.operands = operands
+        self.full = "f" in flags
+        self.alternate = any(f in flags for f in "aiHrun")
+        self.history = "x" in flags or "H" in flags
+        self.subjobs = "t" in flags
+        self.users = [u.split("@")[0] for u in flags["u"].split(",")] if "u" in flags else None
+
+
+def parse(argv: Sequence[str]) -> Request:
+    found, operands, _ = getopt("qstat", argv, SPEC, permute=True)
+    flags = dict(found)
+    if sum(f in flags for f in "aiHr") > 1:
+        raise OptionProblem("")
+    return Request(flags, operands)
+
+
+def _shown(job: fmt.PbsJob, request: Request) -> bool:
+    state = fmt.job_state(job)
+    if not request.history and state == "F":
+        return False
+    for flag, letters in _SELECT.items():
+        if flag in request.flags and state not in letters:
+            return False
+    if "J" in request.flags and job.kind == "job":
+        return False
+    rec = job.record
+    return request.users is None or rec.get("user") in request.users
+
+
+class Printer:
+    """Prints jobs in the asked layout, the table header once before the first row."""
+
+    def __init__(self, request: Request, server: str, now: float) -> None:
+        self.request = request
+        self.server = server
+        self.now = now
+        self.header_done = False
+
+    def print(self, jobs: Iterable[fmt.PbsJob]) -> None:
+        request = self.request
+        for job in jobs:
+            if request.alternate:
+                if not self.header_done:
+                    print(f"\n{self.server}: \n{fmt.ALT_HEADER}")
+                print(fmt.alt_row(job, self.server, self.now))
+                if "n" in request.flags and job.kind != "array":
+                    for line in fmt.node_lines(job.record):
+                        print(line)
+            elif request.full:
+                print(fmt.full_listing(job, self.server, self.now))
+            else:
+                if not self.header_done:
+                    print(fmt.DEFAULT_HEADER)
+                print(fmt.default_row(job, self.server))
+            self.header_done = True
+
+
+def _records(client: Client, request: Request, seq: int | None) -> list[dict[str, Any]]:
+    """Live records (of one job id, or all), with the history's finished ones when asked."""
+    ids = [str(seq)] if seq is not None else None
+    user = request.users[0] if request.users and len(request.users) == 1 else None
+    records = {r["job_id"]: r for r in client.jobs(job_ids=ids, user=user if ids is None else None)}
+    if request.history:
+        start = None if ids else time.time() - HISTORY_SECONDS
+        older = client.history(job_ids=ids, all_users=user is None, user=user, start=start)
+        records = {**{r["job_id"]: r for r in older}, **records}
+    return [records[k] for k in sorted(records)]
+
+
+def _one_job(client: Client, request: Request, printer: Printer, operand: str) -> int:
+    """Shows one job id operand; PBS's message and exit status when it cannot."""
+    parsed = parse_job_id(operand)
+    if parsed is None:
+        print(f"qstat: illegally formed job identifier: {operand}", file=sys.stderr)
+        return 1
+    seq, index = parsed
+    shown = f"{seq}{'' if index is None else f'[{index}]'}.{printer.server}"
+    jobs = fmt.group(_records(client, request, seq), subjobs=True)
+    if index:
+        wanted = set(fmt.expand_indices(index))
+        jobs = [j for j in jobs if j.kind == "subjob" and j.index in wanted]
+    else:
+        jobs = [j for j in jobs if j.kind != "subjob" or request.subjobs]
+    named = [j for j in jobs if j.kind != "subjob"] or jobs
+    if not request.history and (
+            (named and all(fmt.job_state(j) in "FX" for j in named))
+            or (not jobs and client.history(job_ids=[str(seq)]))):
+        print(f"qstat: {shown} Job has finished, use -x or -H to obtain historical job "
+              "information", file=sys.stderr)
+        return EXIT_HISTJOBID
+    if not jobs:
+        print(f"qstat: Unknown Job Id {shown}", file=sys.stderr)
+        return EXIT_UNKJOBID
+    printer.print(j for j in jobs if request.history or fmt.job_state(j) != "F")
+    return 0
+
+
+def _body(client: Client, argv: list[str]) -> int:
+    if argv[:1] == ["--version"]:
+        print(VERSION)
+        return 0
+    try:
+        request = parse(argv)
+    except OptionProblem as exc:
+        if str(exc):
+            print(exc, file=sys.stderr)
+        sys.stderr.write(USAGE)
+        return 2
+    printer = Printer(request, str(client.ping()["controller"]), time.time())
+    job_ids = [o for o in request.operands if o[:1].isdigit()]
+    queues = {o.split("@")[0] for o in request.operands if not o[:1].isdigit()}
+    failed = 0
+    for operand in job_ids:
+        failed = _one_job(client, request, printer, operand) or failed
+    if queues or not job_ids:
+        jobs = fmt.group(_records(client, request, None), subjobs=request.subjobs)
+        printer.print(j for j in jobs if _shown(j, request)
+                      and (not queues - {""} or j.record.get("partition") in queues))
+    return failed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    client = Client.from_env()
+    try:
+        return _body(client, args)
+    except ControllerUnreachable as exc:
+        print(f"qstat: cannot connect to server {exc.address} ({str(exc).rsplit(': ', 1)[-1]})",
+              file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        print(f"qstat: {exc.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
