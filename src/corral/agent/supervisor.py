@@ -11,6 +11,7 @@ Usage: python -m corral.agent.supervisor JOBDIR
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pwd
@@ -70,6 +71,19 @@ def _signal_tree(sig: int) -> int:
     return len(pids)
 
 
+def _parse_signal(text: str | None) -> tuple[int, bool, int] | None:
+    """sbatch --signal=[{R|B}:]SIG[@secs] → (signal, batch shell only, seconds before the limit)."""
+    if not text:
+        return None
+    flags, _, rest = text.rpartition(":")
+    name, _, secs = rest.partition("@")
+    name = name.upper().removeprefix("SIG")
+    number = int(name) if name.isdigit() else getattr(signal, f"SIG{name}", None)
+    if number is None:
+        return None
+    return int(number), "B" in flags.upper(), int(secs) if secs else 60
+
+
 def _timestamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch))
 
@@ -85,6 +99,9 @@ class Supervisor:
         self.start = time.time()
         self.deadline = self.start + limit * 60 if limit is not None else None
         self.kill_at: float | None = None
+        # --signal=[B:]SIG[@secs]: warn the job (or only its batch shell) before its limit.
+        self.warning = _parse_signal(self.launch.get("signal"))
+        self.warned = False
         self.outcome: dict[str, Any] = {}
         self.child = 0
         self.child_status: int | None = None
@@ -168,6 +185,20 @@ class Supervisor:
         _signal_tree(signal.SIGTERM)
         self.kill_at = now + self.kill_wait
 
+    def _warn_at(self) -> float | None:
+        if self.warning is None or self.warned or self.deadline is None:
+            return None
+        return self.deadline - self.warning[2]
+
+    def _warn(self) -> None:
+        self.warned = True
+        sig, batch_only, _ = self.warning or (0, False, 0)
+        if batch_only:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, sig)
+        else:
+            _signal_tree(sig)
+
     def _control(self) -> None:
         request = read_json(self.dir / "control.json") or {}
         if request.get("cancel"):
@@ -211,12 +242,15 @@ class Supervisor:
         (self.dir / "started").write_text(str(self.child))
         while self.child_status is None:
             now = time.time()
+            warn_at = self._warn_at()
+            if warn_at is not None and now >= warn_at:
+                self._warn()
             if self.deadline is not None and now >= self.deadline:
                 self._terminate("timed_out")
             if self.kill_at is not None and now >= self.kill_at:
                 _signal_tree(signal.SIGKILL)
                 self.kill_at = now + 5
-            waits = [w for w in (self.deadline, self.kill_at) if w is not None]
+            waits = [w for w in (self.deadline, self.kill_at, self._warn_at()) if w is not None]
             timeout = max(0.01, min(waits) - now) if waits else 60.0
             received = signal.sigtimedwait(WATCHED, min(timeout, 60.0))
             if received is None or received.si_signo == signal.SIGCHLD:

@@ -154,6 +154,6 @@ def launch_payload(job: Job, *, cluster: str, kill_wait: float,
         "script": spec.script, "time_limit": job.time_limit, "kill_wait": kill_wait,
         "environment": job_environment(job, cluster, batch_host, alloc[batch_host], controller_addr,
                                        cluster_key),
-        "open_append": spec.open_mode == "append",
+        "open_append": spec.open_mode == "append", "signal": spec.signal,
         "files": {"pbs_nodefile": node_file(job)} if spec.frontend == "pbs" else {},
     }
