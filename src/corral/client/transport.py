@@ -75,10 +75,23 @@ class Connection:
         return head
 
     def _read_exactly(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            self._read_more()
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
+        if len(self.buffer) >= size:
+            data, self.buffer = self.buffer[:size], self.buffer[size:]
+            return data
+        # Large replies (squeue over 10,000 jobs is ~10 MB) are read straight into one buffer:
+        # growing a bytes object chunk by chunk would copy the reply hundreds of times.
+        assert self.sock is not None
+        data = bytearray(size)
+        view = memoryview(data)
+        filled = len(self.buffer)
+        view[:filled] = self.buffer
+        self.buffer = b""
+        while filled < size:
+            got = self.sock.recv_into(view[filled:], min(size - filled, 1 << 20))
+            if not got:
+                raise TransportError("connection closed by the controller")
+            filled += got
+        return bytes(data)
 
     def _receive(self) -> tuple[int, str, bytes]:
         head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
