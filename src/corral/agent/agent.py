@@ -23,6 +23,7 @@ import httpx
 
 from corral.agent.jobdir import job_dir_name, parse_job_dir_name, read_json, write_json_atomic
 from corral.agent.resources import NodeFacts, load
+from corral.agent.steps import StepRunner
 
 log = logging.getLogger("corral.agent")
 
@@ -43,6 +44,7 @@ class Agent:
         self.poll_timeout = poll_timeout
         self.heartbeat_s = heartbeat_s
         self.children: dict[Key, subprocess.Popen[bytes]] = {}
+        self.steps = StepRunner(self.jobs_dir, facts.name)
         self.reported_started: set[Key] = set()
         self.ack = 0
         self.registered = asyncio.Event()
@@ -120,11 +122,16 @@ class Agent:
         key = (int(command["job_id"]), int(command["attempt"]))
         if kind == "launch":
             self.launch(command["launch"])
+        elif kind == "step":
+            self.steps.launch(command)
         elif kind == "cancel":
+            self.steps.stop_job(*key)
             if not self.control(key, {"cancel": True}):
                 self._record_unknown(key)
         elif kind == "signal":
             self.control(key, {"signal": command["signal"], "batch_only": command.get("batch_only")})
+            if not command.get("batch_only"):
+                self.steps.signal_job(*key, int(command["signal"]))
         elif kind == "time_limit":
             self.control(key, {"time_limit": command["time_limit"]})
 
@@ -187,7 +194,7 @@ class Agent:
                 reports.append({"job_id": key[0], "attempt": key[1], "event": "finished", **status})
             elif (path / "started").exists() and key not in self.reported_started:
                 reports.append({"job_id": key[0], "attempt": key[1], "event": "started"})
-        return reports
+        return reports + self.steps.pending_reports()
 
     def _reap_children(self) -> None:
         for key, child in list(self.children.items()):
@@ -213,6 +220,9 @@ class Agent:
                 await asyncio.sleep(0.5)
                 continue
             for item in reports:
+                if item["event"].startswith("step_"):
+                    self.steps.forget(item)
+                    continue
                 key = (item["job_id"], item["attempt"])
                 if item["event"] == "started":
                     self.reported_started.add(key)
@@ -220,6 +230,7 @@ class Agent:
                     self._forget(key)
 
     def _forget(self, key: Key) -> None:
+        self.steps.stop_job(*key)  # the job is over: no step of it may outlive it here
         path = self._dir(key)
         (path / "reported").touch()
         shutil.rmtree(path, ignore_errors=True)

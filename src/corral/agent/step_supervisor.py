@@ -1,0 +1,486 @@
+"""The per-step supervisor (slurmstepd's role for an srun step): run this node's tasks of one step.
+
+Started by the agent in its own session, it forks the node's tasks as the job's user, in the
+working directory srun named, with the step's environment. It then connects back to srun
+(see corral.api.stepio for the protocol), forwards each task's output, delivers what srun
+sends (stdin, signals, window size), and reports each task's end. Like the batch supervisor
+it is a child subreaper: whatever the tasks leave behind is killed when they end. If srun goes
+away, or the agent cancels the step (the job ended), the tasks get SIGTERM, then SIGKILL after
+the grace time. status.json is written before srun or the agent is told the step ended.
+
+Tasks are forked before the connection is opened, while this process still has one thread:
+forking after the WebSocket's threads start would risk a child inheriting a held lock.
+
+Usage: python -m corral.agent.step_supervisor STEPDIR
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import pty
+import pwd
+import queue
+import resource
+import selectors
+import signal
+import struct
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from corral.agent.jobdir import read_json, write_json_atomic
+from corral.agent.supervisor import _descendants, _set_subreaper, _signal_tree
+from corral.api import stepio
+
+HANDLED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+# Slurm's stepd reports a task that could not be exec'd as exit code 2.
+EXEC_FAILED = 2
+
+
+def _timestamp(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch))
+
+
+class Task:
+    __slots__ = ("procid", "localid", "gpus", "pid", "stdin", "pending_input", "input_ended",
+                 "status", "exec_error")
+
+    def __init__(self, procid: int, localid: int, gpus: list[int] | None) -> None:
+        self.procid = procid
+        self.localid = localid
+        self.gpus = gpus
+        self.pid = 0
+        self.stdin: int | None = None
+        self.pending_input = b""
+        self.input_ended = False
+        self.status: tuple[int, int] | None = None  # (exit code, signal) once ended
+        self.exec_error: str | None = None
+
+
+class StepSupervisor:
+    def __init__(self, step_dir: Path) -> None:
+        self.dir = step_dir
+        self.spec: dict[str, Any] = read_json(step_dir / "step.json")
+        self.node = str(self.spec["node"])
+        self.step_name = f"{self.spec['job_id']}.{self.spec['step_id']}"
+        self.kill_wait = float(self.spec.get("kill_wait", 30))
+        self.tasks = [Task(int(t["procid"]), int(t["localid"]), t.get("gpus"))
+                      for t in self.spec["tasks"]]
+        self.by_procid = {t.procid: t for t in self.tasks}
+        self.selector = selectors.DefaultSelector()
+        self.outputs: dict[int, tuple[int, int]] = {}  # fd → (procid, stream)
+        self.inbox: queue.Queue[str | bytes | None] = queue.Queue()
+        self.conn: Any = None
+        self.cancelled = False
+        self.lost = False
+        self.kill_at: float | None = None
+        self.flags: set[int] = set()
+        self.notify_r, self.notify_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def _task_env(self, task: Task) -> dict[str, str]:
+        env = dict(self.spec["environment"])
+        account = pwd.getpwuid(int(self.spec["uid"]))
+        for key, value in (("HOME", account.pw_dir), ("USER", account.pw_name),
+                           ("LOGNAME", account.pw_name), ("SHELL", account.pw_shell),
+                           ("PATH", "/usr/local/bin:/usr/bin:/bin")):
+            env.setdefault(key, value)
+        env.update({"SLURM_PROCID": str(task.procid), "SLURM_LOCALID": str(task.localid),
+                    "SLURM_GTIDS": ",".join(str(t.procid) for t in self.tasks),
+                    "SLURMD_NODENAME": self.node,
+                    "SLURM_STEP_LAUNCHER_PORT": self.spec["io_addr"].rpartition(":")[2]})
+        if task.gpus is not None:
+            gpus = ",".join(str(g) for g in task.gpus)
+            env.update({"CUDA_VISIBLE_DEVICES": gpus, "GPU_DEVICE_ORDINAL": gpus,
+                        "SLURM_STEP_GPUS": gpus})
+        return env
+
+    def _exec_task(self, task: Task, fds: tuple[int, int, int], terminal: int | None,
+                   error_fd: int) -> None:
+        """In the forked child: become the user, wire the fds, exec. Never returns."""
+        try:
+            for sig in HANDLED:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            os.setsid()
+            if terminal is not None:
+                fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+            uid, gid = int(self.spec["uid"]), int(self.spec["gid"])
+            if os.getuid() == 0 and uid != 0:
+                user = pwd.getpwuid(uid).pw_name
+                os.setgroups(os.getgrouplist(user, gid))
+                os.setgid(gid)
+                os.setuid(uid)
+            elif os.getuid() != uid:
+                raise PermissionError(f"agent runs as uid {os.getuid()} and cannot run tasks of uid {uid}")
+            env = self._task_env(task)
+            try:
+                os.chdir(self.spec["work_dir"])
+            except OSError as exc:
+                note = (f"slurmstepd: error: couldn't chdir to `{self.spec['work_dir']}': "
+                        f"{exc.strerror}: going to /tmp instead\n")
+                os.write(fds[2], note.encode())
+                os.chdir("/tmp")
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+            env["SLURM_TASK_PID"] = str(os.getpid())
+            argv = list(self.spec["argv"])
+            try:
+                os.execvpe(argv[0], argv, env)
+            except OSError as exc:
+                os.write(2, f"slurmstepd: error: execve(): {argv[0]}: {exc.strerror}\n".encode())
+                os.write(error_fd, b"exec")
+                os._exit(EXEC_FAILED)
+        except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+            os.write(error_fd, f"{type(exc).__name__}: {exc}".encode()[:4000])
+            os._exit(127)
+
+    def _spawn(self, task: Task, use_pty: bool) -> None:
+        error_r, error_w = os.pipe2(os.O_CLOEXEC)
+        terminal = None
+        if use_pty:
+            master, terminal = pty.openpty()
+            if self.spec.get("winsize"):
+                rows, cols = (int(v) for v in self.spec["winsize"])
+                fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            os.set_inheritable(master, False)
+            os.set_inheritable(terminal, False)
+            child_fds = (terminal, terminal, terminal)
+            mine = [(master, stepio.STDOUT)]
+            task.stdin = master
+        else:
+            in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            child_fds = (in_r, out_w, err_w)
+            mine = [(out_r, stepio.STDOUT), (err_r, stepio.STDERR)]
+            task.stdin = in_w
+        pid = os.fork()
+        if pid == 0:
+            os.close(error_r)
+            self._exec_task(task, child_fds, terminal, error_w)
+        task.pid = pid
+        os.close(error_w)
+        for fd in set(child_fds):
+            os.close(fd)
+        error = b""
+        while chunk := os.read(error_r, 4096):
+            error += chunk
+        os.close(error_r)
+        if error and error != b"exec":
+            task.exec_error = error.decode(errors="replace")
+        for fd, stream in mine:
+            os.set_blocking(fd, False)
+            self.outputs[fd] = (task.procid, stream)
+            self.selector.register(fd, selectors.EVENT_READ, ("output", task.procid))
+        os.set_blocking(task.stdin, False)
+
+    # -- the connection to srun ----------------------------------------------------------
+
+    def _connect(self) -> None:
+        from websockets.sync.client import connect
+
+        self.conn = connect(f"ws://{self.spec['io_addr']}/", open_timeout=10, close_timeout=2,
+                            ping_interval=None, compression=None, proxy=None,
+                            max_size=None,
+                            additional_headers={"Authorization": f"Bearer {self.spec['io_key']}"})
+        self._send(stepio.control({"hello": self.node, "tasks": [t.procid for t in self.tasks]}))
+        threading.Thread(target=self._receive, daemon=True).start()
+
+    def _receive(self) -> None:
+        try:
+            for message in self.conn:
+                self.inbox.put(message)
+                os.write(self.notify_w, b"m")
+        except Exception:  # noqa: BLE001 - any failure means srun is gone
+            pass
+        self.inbox.put(None)
+        os.write(self.notify_w, b"x")
+
+    def _send(self, message: str | bytes) -> None:
+        if self.conn is None or self.lost:
+            return
+        try:
+            self.conn.send(message)
+        except Exception:  # noqa: BLE001 - srun went away; the loop ends the tasks
+            self.lost = True
+
+    def _from_srun(self) -> None:
+        while True:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if message is None:
+                if not self._all_ended():
+                    self.lost = True
+                    self._terminate()
+                continue
+            if isinstance(message, bytes):
+                procid, _, payload = stepio.parse_data_frame(message)
+                for task in self.tasks:
+                    if procid in (stepio.ALL_TASKS, task.procid):
+                        self._queue_input(task, payload)
+                continue
+            request = stepio.parse_control(message)
+            if "signal" in request:
+                self._signal_tasks(int(request["signal"]))
+            if "winsize" in request and self.spec.get("pty"):
+                rows, cols = (int(v) for v in request["winsize"])
+                for task in self.tasks:
+                    if task.stdin is not None:
+                        winsize = struct.pack("HHHH", rows, cols, 0, 0)
+                        fcntl.ioctl(task.stdin, termios.TIOCSWINSZ, winsize)
+
+    def _queue_input(self, task: Task, payload: bytes) -> None:
+        if task.stdin is None or task.input_ended:
+            return
+        if payload:
+            task.pending_input += payload
+        elif self.spec.get("pty"):
+            task.pending_input += b"\x04"  # end of file, as a terminal spells it
+        else:
+            task.input_ended = True
+        self._write_input(task)
+
+    def _write_input(self, task: Task) -> None:
+        fd = task.stdin
+        if fd is None:
+            return
+        try:
+            written = os.write(fd, task.pending_input) if task.pending_input else 0
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the task closed its stdin: what it did not read is dropped
+            written, task.input_ended = len(task.pending_input), not self.spec.get("pty")
+        task.pending_input = task.pending_input[written:]
+        if not task.pending_input and task.input_ended:
+            self._close_stdin(task)
+            return
+        self._watch_input(task, bool(task.pending_input))
+
+    def _watch_input(self, task: Task, writable: bool) -> None:
+        """Waits for room in the task's stdin while input is pending (the pty's master is also
+        its output, so its registration is widened rather than added)."""
+        fd = task.stdin
+        assert fd is not None
+        events = selectors.EVENT_WRITE if writable else 0
+        if fd in self.outputs:
+            self.selector.modify(fd, selectors.EVENT_READ | events, ("output", task.procid))
+        elif fd in self.selector.get_map():
+            if not writable:
+                self.selector.unregister(fd)
+        elif writable:
+            self.selector.register(fd, events, ("input", task.procid))
+
+    def _close_stdin(self, task: Task) -> None:
+        fd = task.stdin
+        if fd is None or fd in self.outputs:
+            return  # a pty's master closes with its output
+        if fd in self.selector.get_map():
+            self.selector.unregister(fd)
+        os.close(fd)
+        task.stdin = None
+        task.pending_input = b""
+
+    # -- signals and ends ----------------------------------------------------------------
+
+    def _signal_tasks(self, sig: int) -> None:
+        for task in self.tasks:
+            if task.status is None and task.pid:
+                try:
+                    os.killpg(task.pid, sig)
+                except ProcessLookupError:
+                    try:
+                        os.kill(task.pid, sig)
+                    except ProcessLookupError:
+                        pass
+
+    def _terminate(self) -> None:
+        if self.kill_at is not None:
+            return
+        _signal_tree(signal.SIGCONT)
+        _signal_tree(signal.SIGTERM)
+        self.kill_at = time.time() + self.kill_wait
+
+    def _cancel(self) -> None:
+        if self.cancelled:
+            return
+        self.cancelled = True
+        note = f"slurmstepd: error: *** STEP {self.step_name} ON {self.node} CANCELLED AT {_timestamp(time.time())} ***\n"
+        first = self.tasks[0].procid
+        self._send(stepio.data_frame(first, stepio.STDERR, note.encode()))
+        self._terminate()
+
+    def _control(self) -> None:
+        request = read_json(self.dir / "control.json") or {}
+        if request.get("cancel"):
+            self._cancel()
+        if request.get("signal"):
+            self._signal_tasks(int(request["signal"]))
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            for task in self.tasks:
+                if task.pid == pid and task.status is None:
+                    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+                    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+                    task.status = (code, sig)
+                    self._close_stdin(task)
+                    self._send(stepio.control({"exit": task.procid,
+                                               "status": {"exit_code": code, "signal": sig}}))
+
+    def _all_ended(self) -> bool:
+        return all(t.status is not None for t in self.tasks)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.flags.add(signum)
+
+    def _handle_flags(self) -> None:
+        flags, self.flags = self.flags, set()
+        if signal.SIGCHLD in flags:
+            self._reap()
+        if signal.SIGUSR1 in flags:
+            self._control()
+        if flags & {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}:
+            self._cancel()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _read_output(self, fd: int) -> None:
+        procid, stream = self.outputs[fd]
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # a pty whose other side is closed says EIO
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        if data:
+            self._send(stepio.data_frame(procid, stream, data))
+            return
+        self.selector.unregister(fd)
+        del self.outputs[fd]
+        task = self.by_procid[procid]
+        if task.stdin == fd:  # the pty's master: input and output share it
+            task.stdin = None
+        os.close(fd)
+
+    def _loop(self) -> None:
+        cleanup_at: float | None = None
+        while self.outputs or not self._all_ended():
+            now = time.time()
+            if self.kill_at is not None and now >= self.kill_at:
+                _signal_tree(signal.SIGKILL)
+                self.kill_at = now + 5
+            if self._all_ended() and self.outputs:
+                # The tasks are gone; whatever they left holding their output goes too.
+                if cleanup_at is None:
+                    cleanup_at = now + min(self.kill_wait, 2.0)
+                    _signal_tree(signal.SIGTERM)
+                elif now >= cleanup_at:
+                    _signal_tree(signal.SIGKILL)
+                    cleanup_at = now + 1.0
+                    if not _descendants(os.getpid()):
+                        for fd in list(self.outputs):
+                            self._read_output(fd)  # drain what is left, then give up
+                        for fd in list(self.outputs):
+                            self.selector.unregister(fd)
+                            os.close(fd)
+                            del self.outputs[fd]
+            waits = [w for w in (self.kill_at, cleanup_at) if w is not None]
+            timeout = max(0.01, min(min(waits) - now, 1.0)) if waits else 1.0
+            for key, mask in self.selector.select(timeout):
+                fd = int(key.fd)
+                if key.data == "wake":
+                    self._drain(fd)
+                    self._handle_flags()
+                elif key.data == "inbox":
+                    self._drain(fd)
+                    self._from_srun()
+                else:
+                    kind, procid = key.data
+                    if mask & selectors.EVENT_WRITE:
+                        self._write_input(self.by_procid[procid])
+                    if kind == "output" and mask & selectors.EVENT_READ and fd in self.outputs:
+                        self._read_output(fd)
+            self._handle_flags()
+            if self.lost and not self._all_ended():
+                self._terminate()
+        self._reap()
+
+    @staticmethod
+    def _drain(fd: int) -> None:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def run(self) -> None:
+        (self.dir / "supervisor.pid").write_text(str(os.getpid()))
+        _set_subreaper()
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        for sig in HANDLED:
+            signal.signal(sig, self._on_signal)
+        self.selector.register(wake_r, selectors.EVENT_READ, "wake")
+        self.selector.register(self.notify_r, selectors.EVENT_READ, "inbox")
+        use_pty = bool(self.spec.get("pty"))
+        for task in self.tasks:
+            self._spawn(task, use_pty and task.localid == 0 and task.procid == 0)
+        error = next((t.exec_error for t in self.tasks if t.exec_error), None)
+        try:
+            self._connect()
+        except Exception as exc:  # noqa: BLE001 - srun is unreachable: the step cannot run
+            self.lost = True
+            error = error or f"cannot reach srun at {self.spec['io_addr']}: {exc}"
+            self._terminate()
+        if error:
+            print(f"step {self.step_name}: {error}", file=sys.stderr, flush=True)
+            note = f"slurmstepd: error: task launch failed on {self.node}: {error}\n"
+            self._send(stepio.data_frame(self.tasks[0].procid, stepio.STDERR, note.encode()))
+        self._loop()
+        self._finish(error)
+
+    def _finish(self, error: str | None) -> None:
+        statuses = [t.status or (0, signal.SIGKILL) for t in self.tasks]
+        worst = max(((code & 0xFF) << 8 | (sig & 0x7F)) for code, sig in statuses)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result: dict[str, Any] = {
+            "exit_code": worst >> 8, "exit_signal": worst & 0x7F,
+            "cancelled": self.cancelled or self.lost, "end_time": time.time(),
+            "max_rss_kb": int(usage.ru_maxrss), "total_cpu_s": usage.ru_utime + usage.ru_stime,
+            "tasks": [{"procid": t.procid, "exit_code": s[0], "signal": s[1]}
+                      for t, s in zip(self.tasks, statuses, strict=True)],
+        }
+        if error:
+            result["error"] = error
+        write_json_atomic(self.dir / "status.json", result)
+        self._send(stepio.control({"done": True, "cancelled": result["cancelled"]}))
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - srun may already be gone
+                pass
+
+
+def main() -> None:
+    StepSupervisor(Path(sys.argv[1])).run()
+
+
+if __name__ == "__main__":
+    main()
