@@ -35,3 +35,16 @@ def test_open_mode_export_file_and_recorded_fields(cluster: Cluster, workdir: Pa
     for bad in (["--signal=FOO@10"], ["--open-mode=sometimes"], ["--begin=whenever"]):
         result = cluster.run("sbatch", *bad, "--wrap", "true", cwd=workdir)
         assert result.returncode != 0 and result.stderr.startswith("sbatch: error: "), bad
+
+
+def test_commands_inside_a_job_authenticate_with_the_job_token(cluster: Cluster, workdir: Path) -> None:
+    # --export=NONE: the job has no cluster key and no socket path, only what the launcher gives it.
+    from cluster import BIN
+
+    job = cluster.sbatch("--export=NONE", "-o", "inner.txt", "--wrap",
+                         f"{BIN}/sbatch --parsable -o /dev/null --wrap true; {BIN}/squeue -h -j $SLURM_JOB_ID -o %T",
+                         cwd=workdir)
+    assert cluster.wait_job(job)["state"] == "COMPLETED"
+    inner, state = (workdir / "inner.txt").read_text().split()
+    assert state == "RUNNING"
+    assert cluster.wait_job(int(inner))["user"] == cluster.job(job)["user"]

@@ -80,7 +80,12 @@ class Client:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
         env = os.environ if environ is None else environ
-        return cls(locate_controller(env), cluster_key=env.get("CORRAL_CLUSTER_KEY"), **kwargs)
+        client = cls(locate_controller(env), cluster_key=env.get("CORRAL_CLUSTER_KEY"), **kwargs)
+        if not env.get("CORRAL_CLUSTER_KEY") and env.get("CORRAL_JOB_TOKEN") and env.get("SLURM_JOB_ID"):
+            # Inside a job on a node without the cluster key: the job's token vouches for its owner.
+            client._headers["X-Corral-Job-Id"] = env["SLURM_JOB_ID"]
+            client._headers["X-Corral-Job-Token"] = env["CORRAL_JOB_TOKEN"]
+        return client
 
     def _connection(self) -> Connection:
         if self._conn is None:

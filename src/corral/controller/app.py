@@ -28,6 +28,7 @@ from corral.api.schemas import (
     SubmitRequest,
 )
 from corral.controller.jobs import Caller, JobManager
+from corral.controller.jobtoken import token_matches
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.records import job_record, node_record, partition_record
 from corral.controller.steps_api import router as steps_router
@@ -92,6 +93,8 @@ class Controller:
         state = request.scope.get("state") or {}
         uid = state.get("peer_uid")
         gid = state.get("peer_gid")
+        if uid is None and request.headers.get("x-corral-job-token"):
+            return self.job_owner(request)
         if uid is None:
             self.require_key(request)
             header = request.headers.get("x-corral-uid")
@@ -103,6 +106,16 @@ class Controller:
             except KeyError:
                 gid = uid
         return Caller(int(uid), int(gid if gid is not None else uid), _user_name(int(uid)))
+
+    def job_owner(self, request: Request) -> Caller:
+        """A process of a job, proven by the job's token, acts as the job's owner."""
+        job_id = request.headers.get("x-corral-job-id", "")
+        job = self.jobs.jobs.get(int(job_id)) if job_id.isdigit() else None
+        token = request.headers.get("x-corral-job-token")
+        if job is None or not job.state.is_active or not token_matches(
+                self.settings.cluster_key, job.job_id, job.attempt, token):
+            raise HTTPException(401, "invalid job token")
+        return Caller(job.spec.uid, job.spec.gid, job.spec.user)
 
     def encoded_record(self, job: Job) -> bytes:
         """A job's record as JSON, re-encoded only when the job changed: squeue over a queue of

@@ -90,7 +90,8 @@ def _finished(job: Job, event: JobFinished, now: float) -> Transition:
 def _back_to_queue(job: Job, now: float) -> Job:
     return replace(job, state=S.PENDING, reason=Reason.NONE,
                    attempt=job.attempt + 1, allocation={}, start_time=None, end_time=None,
-                   launched=False, batch_step=None, cancelled_by=None, requeue_requested=False,
+                   launched=False, batch_step=None, steps=(), cancelled_by=None,
+                   requeue_requested=False,
                    exit_code=0, exit_signal=0, eligible_time=now, estimated_start=None)
 
 
