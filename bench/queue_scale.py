@@ -12,6 +12,7 @@ import subprocess
 import time
 
 from _cluster import UpCluster
+
 from corral.client import Client
 
 
