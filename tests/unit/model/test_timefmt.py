@@ -436,7 +436,7 @@ def test_parse_memory_mb_converts_sizes_to_mib_rounding_up(text: str, mb: int) -
 
 @pytest.mark.parametrize(
     "text",
-    ["", "M", "-1", "-100M", "1.5G", "8GB", "8X", "G8", "8 G", "ten", "٣M", "1P"],
+    ["", "M", "-1", "-100M", "1.5G", "8GBB", "8X", "G8", "8 G", "ten", "٣M", "1P"],
 )
 def test_parse_memory_mb_rejects_malformed_or_negative_sizes(text: str) -> None:
     with pytest.raises(ValueError, match="^Invalid memory specification$"):
@@ -469,3 +469,8 @@ def test_format_memory_mb_rejects_negative_sizes() -> None:
 @given(st.integers(min_value=0, max_value=2**50))
 def test_formatted_memory_parses_back_to_the_same_mib(mb: int) -> None:
     assert parse_memory_mb(format_memory_mb(mb)) == mb
+
+
+def test_parse_memory_mb_takes_a_trailing_b_as_submitit_writes_it() -> None:
+    assert parse_memory_mb("8GB") == 8192
+    assert parse_memory_mb("200MB") == 200
