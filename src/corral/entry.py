@@ -46,8 +46,16 @@ def run_controller(args: argparse.Namespace) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     import asyncio
 
-    from corral.agent.agent import Agent
     from corral.agent.resources import detect
+
+    state_dir = Path(args.state_dir or Path(default_data_dir(os.environ)) / "agents" / args.name)
+    if args.check:
+        return check_agent(args, state_dir)
+    if not args.controller:
+        print("corral agent: error: the following arguments are required: --controller",
+              file=sys.stderr)
+        return 2
+    from corral.agent.agent import Agent
 
     key = os.environ.get("CORRAL_CLUSTER_KEY")
     if args.cluster_key_file:
@@ -57,10 +65,21 @@ def run_agent(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
-                   gpu_type=args.gpu_type)
-    state_dir = Path(args.state_dir or Path(default_data_dir(os.environ)) / "agents" / args.name)
+                   gpu_type=args.gpu_type, jobs_dir=state_dir / "jobs")
     agent = Agent(args.controller, facts, state_dir, key)
     asyncio.run(agent.run())
+    return 0
+
+
+def check_agent(args: argparse.Namespace, state_dir: Path) -> int:
+    """`corral agent --check`: the node's resources and what would be enforced on its jobs."""
+    from corral.agent import gpus
+    from corral.agent.resources import check_report, detect
+
+    _, gpu_note = gpus.discover() if args.gpus is None else ([], "declared by --gpus")
+    facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
+                   gpu_type=args.gpu_type, jobs_dir=state_dir / "jobs")
+    print(check_report(facts, gpu_note))
     return 0
 
 
@@ -68,6 +87,13 @@ def run_up(args: argparse.Namespace) -> int:
     from corral.up import AllInOne
 
     return AllInOne(args).run()
+
+
+def run_sim(argv: list[str]) -> int:
+    # Imported here: the simulator's plotting and replay code is no cost to other commands.
+    from corral.sim.cli import main as sim_main
+
+    return sim_main(argv, default_data_dir=str(default_data_dir(os.environ)))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -87,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
     ctl.set_defaults(run=run_controller)
 
     agent = sub.add_parser("agent", help="run a node agent")
-    agent.add_argument("--controller", required=True, help="controller URL, e.g. http://head:6817")
+    agent.add_argument("--controller", help="controller URL, e.g. http://head:6817 (required)")
     agent.add_argument("--name", default=os.uname().nodename.split(".")[0])
     agent.add_argument("--cpus", type=int)
     agent.add_argument("--memory", type=_memory, help="e.g. 8G")
@@ -95,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     agent.add_argument("--gpu-type")
     agent.add_argument("--state-dir")
     agent.add_argument("--cluster-key-file")
+    agent.add_argument("--check", action="store_true",
+                       help="print the node's resources and how jobs would be isolated, then exit")
     agent.set_defaults(run=run_agent)
 
     up = sub.add_parser("up", help="controller and agents on this machine, in the foreground")
@@ -108,10 +136,20 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--config")
     up.add_argument("--kill-wait", type=float)
     up.set_defaults(run=run_up)
+
+    # Listed for --help; main() hands everything after `sim` to corral.sim.cli unparsed.
+    sim = sub.add_parser("sim", add_help=False,
+                         help="replay a workload trace or the accounting through the scheduler")
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim.set_defaults(run=lambda args: run_sim(args.sim_args))
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    first = next((i for i, w in enumerate(words) if w not in ("-v", "--verbose")), len(words))
+    if words[first:first + 1] == ["sim"]:
+        return run_sim(words[first + 1:])
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or args.command != "up" else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from corral.agent import isolation
 from corral.agent.jobdir import job_dir_name, parse_job_dir_name, read_json, write_json_atomic
 from corral.agent.resources import NodeFacts, load
 from corral.agent.steps import StepRunner
@@ -134,6 +135,17 @@ class Agent:
                 self.steps.signal_job(*key, int(command["signal"]))
         elif kind == "time_limit":
             self.control(key, {"time_limit": command["time_limit"]})
+
+    def _recover(self) -> None:
+        """At start: a job whose supervisor died with us (a node crash, an OOM of the agent's
+        own group) has its cgroup killed and is reported ended, never left running unseen."""
+        for key in isolation.recover(self.jobs_dir):
+            path = self._dir(key)
+            if path.exists() and not (path / "status.json").exists():
+                log.warning("job %s.%s lost its supervisor; reporting it ended", *key)
+                write_json_atomic(path / "status.json", {
+                    "exit_code": 0, "exit_signal": 9, "error": "supervisor lost",
+                    "end_time": time.time()})
 
     def _record_unknown(self, key: Key) -> None:
         """Asked to stop a job this node never ran: say it has ended, so it is not stuck."""
@@ -251,6 +263,7 @@ class Agent:
         done = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, done.set)
+        self._recover()
         await self.register()
         tasks = [asyncio.create_task(t) for t in (self.poll_commands(), self.report(), self.heartbeat())]
         await done.wait()

@@ -6,6 +6,11 @@ session — is re-parented to it and is killed when the job ends. It runs the sc
 submitting user (never as root on someone else's behalf), enforces the time limit (SIGTERM,
 then SIGKILL after the grace time), and writes status.json before the agent reports anything.
 
+Where cgroups can be used, the script runs in its job's cgroup (see isolation.py): its
+memory limit, cpuset and pids limit apply from its first instruction, an out-of-memory kill
+ends the job OUT_OF_MEMORY, and the job's end kills the whole cgroup. The job's usage (CPU
+time, peak memory, GPU utilisation) is sampled while it runs and kept in status.json.
+
 Usage: python -m corral.agent.supervisor JOBDIR
 """
 
@@ -22,7 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corral.agent import gpus, isolation
+from corral.agent.cgroups import Cgroup
+from corral.agent.isolation import JobIsolation
 from corral.agent.jobdir import read_json, write_json_atomic
+from corral.agent.usage import Sampler
 
 PR_SET_CHILD_SUBREAPER = 36
 WATCHED = {signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -88,6 +97,32 @@ def _timestamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch))
 
 
+def _denied_gpus(allocated: list[int]) -> tuple[tuple[str, int, int], ...]:
+    """The device files of this node's GPUs that the job was not given (none without NVML)."""
+    if not gpus.driver_present():
+        return ()
+    found, _ = gpus.discover()
+    return tuple(("c", gpus.NVIDIA_MAJOR, g.minor) for g in found
+                 if g.index not in allocated and g.minor is not None)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie may still be listed in its cgroup for a moment)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
+
+
+def oom_note(job_id: int, step: str, kills: int) -> str:
+    """slurmstepd's words for an out-of-memory kill, which tools look for in the error file."""
+    plural = "" if kills == 1 else "s"
+    return (f"Detected {kills} oom_kill event{plural} in StepId={job_id}.{step}. "
+            "Some of the step tasks have been OOM Killed.")
+
+
 class Supervisor:
     def __init__(self, job_dir: Path) -> None:
         self.dir = job_dir
@@ -105,6 +140,69 @@ class Supervisor:
         self.outcome: dict[str, Any] = {}
         self.child = 0
         self.child_status: int | None = None
+        self.job: JobIsolation | None = None
+        self.step: Cgroup | None = None
+        self.gpus = [int(i) for i in self.launch.get("gpus") or ()]
+        idle_after = self.launch.get("gpu_idle_after")
+        self.sampler = Sampler(None, gpus.GpuSampler(self.gpus) if self.gpus else None,
+                               gpu_idle_after=float(idle_after) if idle_after else None)
+        self.sample_every = 0.5  # grows to acct_freq: short jobs get a few samples too
+        self.next_sample = self.start + self.sample_every
+
+    # -- isolation -------------------------------------------------------------------------
+
+    def _isolate(self) -> None:
+        """The job's cgroup and CPUs on this node; a job runs (less isolated) if this fails."""
+        memory = self.launch.get("memory_mb")
+        try:
+            self.job = isolation.open_job(
+                self.dir.parent, self.node, self.job_id, int(self.launch.get("attempt", 0)),
+                cpus=int(self.launch.get("cpus") or 1), memory_mb=int(memory) if memory else None,
+                denied_devices=_denied_gpus(self.gpus), pids_max=self.launch.get("pids_max"))
+        except OSError as exc:
+            print(f"job {self.job_id}: no isolation: {exc}", file=sys.stderr)
+            return
+        self.step = isolation.open_step(self.job, "batch")
+        self.sampler.group = self.step
+        print(f"job {self.job_id}: {self.job.mode} cpus={list(self.job.cpus)} "
+              f"enforced={self.job.enforced()}", file=sys.stderr, flush=True)
+
+    def _job_environment(self) -> dict[str, str]:
+        env = {k: v.replace("@JOBDIR@", str(self.dir))
+               for k, v in self.launch["environment"].items()}
+        if self.job is not None and self.job.devices_enforced and self.gpus:
+            # The job can open only its own GPUs, so CUDA numbers them from 0, as Slurm's
+            # ConstrainDevices does; SLURM_JOB_GPUS keeps the node's indices.
+            local = ",".join(str(i) for i in range(len(self.gpus)))
+            env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = local
+        return env
+
+    def _signal_job(self, sig: int) -> int:
+        """Signals every process of the job once: those below us and those in its cgroup.
+        Returns how many there were."""
+        pids = set(_descendants(os.getpid()))
+        if self.step is not None:
+            with contextlib.suppress(OSError):
+                pids.update(p for p in self.step.pids() if _running(p))
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return len(pids)
+
+    def _sample(self, now: float) -> None:
+        self.sample_every = min(self.sample_every * 2, float(self.launch.get("acct_freq", 5)))
+        self.next_sample = now + self.sample_every
+        rss = self.sampler.sample(now, lambda: _descendants(os.getpid()))
+        with contextlib.suppress(OSError):
+            self.sampler.write_live(self.dir, now)
+        limit = self.job.memory_bytes if self.job is not None else None
+        if limit and not (self.job and self.job.memory_enforced) and rss * 1024 > limit \
+                and not self.outcome.get("out_of_memory"):
+            # No memory cgroup: the limit is kept by polling, as Slurm's OverMemoryKill does.
+            self.outcome["out_of_memory"] = True
+            self._stderr_note(f"StepId={self.job_id}.batch exceeded memory limit "
+                              f"({rss} > {limit // 1024}), being killed")
+            self._signal_job(signal.SIGKILL)
 
     # -- the job's process -----------------------------------------------------------------
 
@@ -114,6 +212,9 @@ class Supervisor:
             for sig in WATCHED:
                 signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            if self.job is not None:
+                # Before setuid and exec: the job's first instruction runs inside its limits.
+                isolation.enter(self.job, self.step)
             os.setsid()
             uid, gid = int(self.launch["uid"]), int(self.launch["gid"])
             if os.getuid() == 0 and uid != 0:
@@ -135,8 +236,7 @@ class Supervisor:
             os.dup2(stdin, 0)
             os.dup2(stdout, 1)
             os.dup2(stderr, 2)
-            env = {k: v.replace("@JOBDIR@", str(self.dir))
-                   for k, v in self.launch["environment"].items()}
+            env = self._job_environment()
             account = pwd.getpwuid(uid)
             for key, value in (("HOME", account.pw_dir), ("USER", account.pw_name),
                                ("LOGNAME", account.pw_name), ("SHELL", account.pw_shell),
@@ -181,8 +281,8 @@ class Supervisor:
         now = time.time()
         suffix = " DUE TO TIME LIMIT" if why == "timed_out" else ""
         self._stderr_note(f"*** JOB {self.job_id} ON {self.node} CANCELLED AT {_timestamp(now)}{suffix} ***")
-        _signal_tree(signal.SIGCONT)
-        _signal_tree(signal.SIGTERM)
+        self._signal_job(signal.SIGCONT)
+        self._signal_job(signal.SIGTERM)
         self.kill_at = now + self.kill_wait
 
     def _warn_at(self) -> float | None:
@@ -197,7 +297,7 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.child, sig)
         else:
-            _signal_tree(sig)
+            self._signal_job(sig)
 
     def _control(self) -> None:
         request = read_json(self.dir / "control.json") or {}
@@ -208,7 +308,7 @@ class Supervisor:
             if request.get("batch_only"):
                 os.kill(self.child, sig)
             else:
-                _signal_tree(sig)
+                self._signal_job(sig)
         if "time_limit" in request:
             limit = request["time_limit"]
             self.deadline = self.start + limit * 60 if limit is not None else None
@@ -233,10 +333,12 @@ class Supervisor:
             path.write_text(text)
             os.chmod(path, 0o644)
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        self._isolate()
         error = self._spawn()
         if error is not None:
             self._reap()
             self._stderr_note(f"couldn't launch job {self.job_id}: {error}")
+            self._release()
             self._finish({"launch_failed": True, "error": error})
             return
         (self.dir / "started").write_text(str(self.child))
@@ -248,9 +350,12 @@ class Supervisor:
             if self.deadline is not None and now >= self.deadline:
                 self._terminate("timed_out")
             if self.kill_at is not None and now >= self.kill_at:
-                _signal_tree(signal.SIGKILL)
+                self._signal_job(signal.SIGKILL)
                 self.kill_at = now + 5
-            waits = [w for w in (self.deadline, self.kill_at, self._warn_at()) if w is not None]
+            if now >= self.next_sample:
+                self._sample(now)
+            waits = [w for w in (self.deadline, self.kill_at, self._warn_at(), self.next_sample)
+                     if w is not None]
             timeout = max(0.01, min(waits) - now) if waits else 60.0
             received = signal.sigtimedwait(WATCHED, min(timeout, 60.0))
             if received is None or received.si_signo == signal.SIGCHLD:
@@ -263,26 +368,60 @@ class Supervisor:
         status = self.child_status
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
         exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        self._finish({"exit_code": exit_code, "exit_signal": exit_signal})
+        if self.step is not None:
+            with contextlib.suppress(OSError):
+                kills = self.step.oom_kills()
+                if kills:
+                    self.outcome["out_of_memory"] = True
+                    self._stderr_note(oom_note(self.job_id, "batch", kills))
+        usage = self.sampler.final(time.time())
+        self._release()
+        self._finish({"exit_code": exit_code, "exit_signal": exit_signal, **usage})
+
+    def _release(self) -> None:
+        """Nothing of the job may stay: its cgroup is killed and removed, its CPUs freed."""
+        if self.sampler.gpus is not None:
+            self.sampler.gpus.close()
+        if self.job is not None:
+            isolation.close_job(self.dir.parent, self.job)
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / "usage.json").unlink()
 
     def _cleanup(self) -> None:
         """The batch script ended: nothing it started may outlive it."""
-        if _signal_tree(signal.SIGTERM):
+        if self._signal_job(signal.SIGTERM):
             end = time.time() + min(self.kill_wait, 2.0)
-            while time.time() < end and _descendants(os.getpid()):
+            while time.time() < end and self._left():
                 signal.sigtimedwait({signal.SIGCHLD}, 0.05)
                 self._reap()
-            while _signal_tree(signal.SIGKILL):
+            end = time.time() + 10.0  # a process stuck in the kernel must not hold us forever
+            while time.time() < end and self._left():
+                self._signal_job(signal.SIGKILL)
                 signal.sigtimedwait({signal.SIGCHLD}, 0.05)
                 self._reap()
+        if self.step is not None:
+            with contextlib.suppress(OSError):
+                self.step.kill()  # by cgroup: also what left our process tree
         self._reap()
 
+    def _left(self) -> bool:
+        """Some process of the job still runs (below us, or in its cgroup)."""
+        if _descendants(os.getpid()):
+            return True
+        if self.step is None:
+            return False
+        try:
+            return any(_running(pid) for pid in self.step.pids())
+        except OSError:
+            return False
+
     def _finish(self, result: dict[str, Any]) -> None:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if "max_rss_kb" not in result:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = {**result, "max_rss_kb": int(usage.ru_maxrss),
+                      "total_cpu_s": usage.ru_utime + usage.ru_stime}
         write_json_atomic(self.dir / "status.json", {
-            **self.outcome, **result, "end_time": time.time(),
-            "max_rss_kb": int(usage.ru_maxrss), "total_cpu_s": usage.ru_utime + usage.ru_stime,
-        })
+            **self.outcome, **result, "end_time": time.time()})
 
 
 def main() -> None:

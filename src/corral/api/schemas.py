@@ -100,6 +100,10 @@ class AgentRegistration(BaseModel):
     os: str = ""
     boot_time: float | None = None
     version: str = ""
+    # What the node enforces (cgroup v1/v2 or fallbacks) and its NVML-detected GPUs.
+    cgroup: str = ""
+    enforced: str = ""
+    gpu_devices: list[dict[str, Any]] = []
     cpu_load: float | None = None
     free_memory: int | None = None
     jobs: list[dict[str, Any]] = []

@@ -280,6 +280,52 @@ def _total_cpu(v: RowView, key: str) -> str:
     return format_cpu_time(value)
 
 
+def _step_tasks(v: RowView) -> int:
+    return max(1, int((v.step or {}).get("num_tasks") or 1))
+
+
+def _per_task(v: RowView, key: str, *, minimum: bool = False) -> float | None:
+    """A step's usage per task: Ave* divides the step's total; Min*/Ave of one task is exact."""
+    if v.step is None or v.step.get(key) is None:
+        return None
+    tasks = _step_tasks(v)
+    if minimum and tasks > 1:
+        return None  # only the total is kept, which says nothing of the smallest task
+    return float(v.step[key]) / tasks
+
+
+def _cpu_hms(seconds: float | None) -> str | None:
+    return None if seconds is None else format_hms(math.floor(seconds))
+
+
+def _usage_node(v: RowView) -> str | None:
+    if v.step is None or v.step.get("max_rss_kb") is None:
+        return None
+    nodes = v.step_nodes()
+    return nodes[0] if nodes else str(v.job.get("batch_host") or "")
+
+
+def _tres_usage(v: RowView, how: str) -> str | None:
+    """TRESUsageIn{Max,Ave,Tot}: cpu, mem and, where sampled through NVML, GPU memory and
+    utilisation (gres/gpumem, gres/gpuutil), sorted by name as sacct prints them."""
+    step = v.step
+    if step is None or (step.get("total_cpu_s") is None and step.get("max_rss_kb") is None):
+        return None
+    tasks = _step_tasks(v)
+    cpu = float(step.get("total_cpu_s") or 0.0)
+    rss = int(step.get("max_rss_kb") or 0)
+    if how == "ave":
+        cpu, rss = cpu / tasks, rss // tasks if tasks > 1 else rss
+    elif how == "max" and tasks > 1:
+        cpu = cpu / tasks  # the busiest task is not known apart; the average stands for it
+    parts = {"cpu": format_hms(math.floor(cpu)), "mem": format_kb(rss)}
+    if step.get("gpu_mem_kb") is not None:
+        parts["gres/gpumem"] = format_kb(int(step["gpu_mem_kb"]))
+    if step.get("gpu_util") is not None:
+        parts["gres/gpuutil"] = str(round(float(step["gpu_util"])))
+    return ",".join(f"{k}={v}" for k, v in sorted(parts.items()))
+
+
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -312,6 +358,19 @@ _VALUES: dict[str, Callable[[RowView], str | None]] = {
     else str(v.step.get("name") or "batch"),
     "MaxRSS": lambda v: None if v.step is None or v.step.get("max_rss_kb") is None
     else format_kb(v.step["max_rss_kb"]),
+    "MaxRSSNode": _usage_node,
+    "MaxRSSTask": lambda v: None if _usage_node(v) is None else "0",
+    "AveRSS": lambda v: None if (rss := _per_task(v, "max_rss_kb")) is None
+    else format_kb(int(rss)),
+    "AveCPU": lambda v: _cpu_hms(_per_task(v, "total_cpu_s")),
+    "MinCPU": lambda v: _cpu_hms(_per_task(v, "total_cpu_s", minimum=True)),
+    "MinCPUNode": lambda v: None if _per_task(v, "total_cpu_s", minimum=True) is None
+    else _usage_node(v),
+    "MinCPUTask": lambda v: None if _per_task(v, "total_cpu_s", minimum=True) is None
+    else "0",
+    "TRESUsageInMax": lambda v: _tres_usage(v, "max"),
+    "TRESUsageInAve": lambda v: _tres_usage(v, "ave"),
+    "TRESUsageInTot": lambda v: _tres_usage(v, "tot"),
     "NCPUS": lambda v: str(v.cpus()),
     "NNodes": _nodes,
     "NodeList": _node_list,

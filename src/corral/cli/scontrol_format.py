@@ -212,6 +212,10 @@ def format_node(node: Record, tz: dt.tzinfo | None = None, one_liner: bool = Fal
         "CurrentWatts=0 AveWatts=0",
         "ExtSensorsJoules=n/s ExtSensorsWatts=0 ExtSensorsTemp=n/s",
     ]
+    if node.get("cgroup"):
+        # corral's own line: how the node confines jobs ("none" = no usable cgroups).
+        lines.append(f"Isolation={str(node['cgroup']).split(' ')[0]} "
+                     f"Enforced={node.get('enforced') or '(null)'}")
     if node.get("reason"):
         reason = f"Reason={node['reason']}"
         if node.get("reason_time"):

@@ -380,7 +380,9 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         node.cpus, node.memory, node.gpus, node.gpu_type = body.cpus, body.memory, body.gpus, body.gpu_type
         node.facts = {"hostname": body.hostname, "arch": body.arch, "os": body.os,
                       "boot_time": body.boot_time, "version": body.version,
-                      "addr": request.client.host if request.client else ""}
+                      "addr": request.client.host if request.client else "",
+                      "cgroup": body.cgroup, "enforced": body.enforced,
+                      "gpu_devices": body.gpu_devices}
         node.connected, node.last_seen, node.registered_at = True, now, now
         node.load = {"cpu_load": body.cpu_load or 0.0, "free_memory": body.free_memory or 0}
         c.registry.nodes[body.name] = node

@@ -508,6 +508,9 @@ class JobManager:
                     out_of_memory=bool(report.get("out_of_memory")),
                     launch_failed=bool(report.get("launch_failed")),
                     max_rss_kb=report.get("max_rss_kb"), total_cpu_s=report.get("total_cpu_s"),
+                    user_cpu_s=report.get("user_cpu_s"), system_cpu_s=report.get("system_cpu_s"),
+                    gpu_util=report.get("gpu_util"), gpu_mem_kb=report.get("gpu_mem_kb"),
+                    gpu_idle=report.get("gpu_idle"),
                     end_time=report.get("end_time"))))
         self.transition(events, cause=f"agent:{node}")
 

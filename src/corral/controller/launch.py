@@ -141,10 +141,12 @@ def node_file(job: Job) -> str:
 
 
 def launch_payload(job: Job, *, cluster: str, kill_wait: float,
-                   controller_addr: str, cluster_key: str = "") -> tuple[str, dict[str, Any]]:
+                   controller_addr: str, cluster_key: str = "",
+                   gpu_idle_after: float | None = None) -> tuple[str, dict[str, Any]]:
     """(batch host, the launch command's body)."""
     batch_host = job.nodes[0]
     alloc: Mapping[str, NodeAllocation] = job.allocation
+    here = alloc[batch_host]
     stdout, stderr = resolve_outputs(job, batch_host)
     spec = job.spec
     return batch_host, {
@@ -156,4 +158,8 @@ def launch_payload(job: Job, *, cluster: str, kill_wait: float,
                                        cluster_key),
         "open_append": spec.open_mode == "append", "signal": spec.signal,
         "files": {"pbs_nodefile": node_file(job)} if spec.frontend == "pbs" else {},
+        # What the node's supervisor confines the job to (its cgroup): CPU count (the node
+        # picks the ids), memory in MiB, GPU indices; GPUs idle this long get the job flagged.
+        "cpus": here.cpus, "memory_mb": here.memory, "gpus": list(here.gpu_indices),
+        "gpu_idle_after": gpu_idle_after,
     }

@@ -11,6 +11,10 @@ from corral.model.cluster import NodeResources, Partition
 from corral.model.job import Job
 from corral.model.states import JobState
 
+# Usage the node samples beyond RSS and CPU time (sacct UserCPU/SystemCPU, TRESUsageIn* gres,
+# seff's GPU lines); shown once the step record carries them.
+STEP_USAGE_EXTRA = ("user_cpu_s", "system_cpu_s", "gpu_util", "gpu_mem_kb", "gpu_idle")
+
 
 def job_record(job: Job) -> dict[str, Any]:
     spec = job.spec
@@ -40,7 +44,8 @@ def job_record(job: Job) -> dict[str, Any]:
         "batch_step": None if step is None or spec.interactive else {
             "state": step.state.value, "exit_code": step.exit_code, "exit_signal": step.exit_signal,
             "start_time": step.start_time, "end_time": step.end_time,
-            "max_rss_kb": step.max_rss_kb, "total_cpu_s": step.total_cpu_s},
+            "max_rss_kb": step.max_rss_kb, "total_cpu_s": step.total_cpu_s,
+            **{key: getattr(step, key, None) for key in STEP_USAGE_EXTRA}},
         "work_dir": spec.work_dir, "stdout": stdout, "stderr": stderr,
         "stdin": spec.stdin or "/dev/null", "command": spec.command or None,
         "submit_host": spec.submit_host,
@@ -97,6 +102,8 @@ def node_record(node: Node, view: NodeResources, partitions: list[str], respondi
         "boot_time": facts.get("boot_time"), "agent_start_time": node.registered_at or None,
         "features": [], "sockets": 1, "cores_per_socket": node.cpus, "threads_per_core": 1,
         "responding": responding,
+        "cgroup": facts.get("cgroup", ""), "enforced": facts.get("enforced", ""),
+        "gpu_devices": facts.get("gpu_devices", []),
     }
 
 

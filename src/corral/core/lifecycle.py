@@ -79,7 +79,9 @@ def _finished(job: Job, event: JobFinished, now: float) -> Transition:
     state, reason, code, signal, step_state = _outcome(job, event)
     step = StepRecord(state=step_state, start_time=job.start_time or end, end_time=end,
                       exit_code=code, exit_signal=signal, max_rss_kb=event.max_rss_kb,
-                      total_cpu_s=event.total_cpu_s)
+                      total_cpu_s=event.total_cpu_s, user_cpu_s=event.user_cpu_s,
+                      system_cpu_s=event.system_cpu_s, gpu_util=event.gpu_util,
+                      gpu_mem_kb=event.gpu_mem_kb, gpu_idle=event.gpu_idle)
     if job.requeue_requested:
         return Transition(_back_to_queue(job, now), (release,))
     ended = replace(job, state=state, reason=reason, exit_code=code, exit_signal=signal,

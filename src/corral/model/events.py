@@ -30,6 +30,11 @@ class JobFinished:
     max_rss_kb: int | None = None
     total_cpu_s: float | None = None
     end_time: float | None = None
+    user_cpu_s: float | None = None
+    system_cpu_s: float | None = None
+    gpu_util: float | None = None
+    gpu_mem_kb: int | None = None
+    gpu_idle: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

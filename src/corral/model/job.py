@@ -98,6 +98,11 @@ class StepRecord:
     nodes: tuple[str, ...] = ()
     num_tasks: int = 1
     num_cpus: int = 0
+    user_cpu_s: float | None = None
+    system_cpu_s: float | None = None
+    gpu_util: float | None = None
+    gpu_mem_kb: int | None = None
+    gpu_idle: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
