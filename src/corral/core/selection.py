@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from corral.core.features import BadConstraint, parse_constraint
 from corral.model.cluster import NodeResources, Partition
 from corral.model.job import Job, JobSpec, NodeAllocation
 
@@ -111,4 +112,11 @@ def never_fits_reason(job: Job, need: PerNode, partition: Partition,
     for name in job.spec.req_nodes:
         if not partition.contains(name):
             return f"Requested node {name} is not in partition {partition.name}"
+    if job.spec.constraint:
+        try:
+            constraint = parse_constraint(job.spec.constraint)
+        except BadConstraint:
+            return "Invalid feature specification"
+        if not any(constraint.allows(n.features) and node_can_ever_hold(n, need) for n in members):
+            return "Invalid feature specification"
     return None

@@ -19,6 +19,7 @@ class NodeResources:
     free_gpus: tuple[int, ...] = ()
     available: bool = True
     idle: bool = True
+    features: frozenset[str] = frozenset()  # what --constraint matches (Features= in slurm.conf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,13 @@ class Partition:
     max_nodes: int | None = None
     state: str = "UP"
     features: tuple[str, ...] = field(default_factory=tuple)
+    # Multifactor priority's partition factor is priority_job_factor / the largest one;
+    # partitions of a higher priority_tier are scheduled first (PriorityJobFactor, PriorityTier).
+    priority_job_factor: int = 1
+    priority_tier: int = 1
+    # AllowAccounts / AllowQos; None means ALL.
+    allow_accounts: frozenset[str] | None = None
+    allow_qos: frozenset[str] | None = None
 
     def contains(self, node: str) -> bool:
         return self.all_nodes or node in self.nodes

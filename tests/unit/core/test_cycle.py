@@ -64,7 +64,8 @@ def test_easy_backfill_short_job_goes_long_job_waits() -> None:
     assert [s.job_id for s in result.starts] == [3]
     assert result.starts[0].backfilled
     assert result.reasons == {2: Reason.RESOURCES, 4: Reason.PRIORITY}
-    assert result.estimates == {2: 600.0}
+    # Job 2 holds both nodes from 600 s (job 1's limit) for its 600 s; job 4 comes after it.
+    assert result.estimates == {2: 600.0, 4: 1200.0}
 
 
 def test_unlimited_jobs_never_backfill_ahead_of_a_blocked_job() -> None:

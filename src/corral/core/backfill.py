@@ -1,0 +1,273 @@
+"""Reservations: when and where a job that cannot start now could start, and what it blocks.
+
+A job's reservation is found by walking the future (Mu'alem & Feitelson's EASY shadow
+time, generalised): running jobs release their nodes at their time limits, earlier
+reservations hold theirs for [start, end), and the first moment at which enough nodes are
+free for the job's whole limit is its start. Reserved nodes are then off-limits, for the
+reservation's window, to every job considered after it: a job starting now may use one
+only if it ends before the reservation begins. A reservation with an unknown (infinite)
+start keeps its nodes from jobs that have no time limit.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from corral.core.pool import NodePool
+from corral.core.selection import PerNode
+from corral.model.job import Job
+
+INF = math.inf
+# What a job holds on one node, by node index: (index, cpus, memory, GPU indices).
+Held = tuple[int, int, int, tuple[int, ...]]
+
+
+def held(pool: NodePool, job: Job) -> tuple[Held, ...]:
+    out = []
+    for name, alloc in job.allocation.items():
+        i = pool.index.get(name)
+        if i is not None:
+            out.append((i, alloc.cpus, alloc.memory, alloc.gpu_indices))
+    return tuple(out)
+
+
+class Timeline:
+    """Running jobs in the order they are expected to release their nodes."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[float, int]] = []
+        self.holding: dict[int, tuple[float, tuple[Held, ...]]] = {}
+        self.cls: list[int] = []  # node index → class, for views
+        # Per set of node classes: the releases that touch them, only their nodes, in order.
+        self._views: dict[frozenset[int], list[tuple[float, int, tuple[Held, ...]]]] = {}
+
+    @classmethod
+    def of(cls, pool: NodePool, running: Iterable[Job], now: float,
+           cache: dict[int, tuple[Job, tuple[float, tuple[Held, ...]], tuple[float, int]]]
+           | None = None) -> Timeline:
+        """From the running jobs; `cache` keeps each job's entries between passes."""
+        timeline = cls()
+        holding, entries = timeline.holding, timeline.entries
+        for job in running:
+            # A job being stopped (cancel, requeue, preemption) gives its nodes back shortly.
+            end = now if job.state.value == "COMPLETING" else job.expected_end()
+            hit = cache.get(job.job_id) if cache is not None else None
+            if hit is None or hit[0] is not job or hit[1][0] != end:
+                hit = (job, (end, held(pool, job)), (end, job.job_id))
+                if cache is not None:
+                    cache[job.job_id] = hit
+            holding[job.job_id] = hit[1]
+            entries.append(hit[2])
+        entries.sort()
+        timeline.cls = pool.cls
+        return timeline
+
+    def add(self, job_id: int, end: float, nodes: tuple[Held, ...]) -> None:
+        self.holding[job_id] = (end, nodes)
+        insort(self.entries, (end, job_id))
+        if end != INF:
+            for classes, view in self._views.items():
+                mine = tuple(h for h in nodes if self.cls[h[0]] in classes)
+                if mine:
+                    insort(view, (end, job_id, mine))
+
+    def remove(self, job_id: int) -> tuple[Held, ...]:
+        end, nodes = self.holding.pop(job_id, (INF, ()))
+        for entries in (self.entries, *self._views.values()):
+            at = bisect_left(entries, (end, job_id))  # type: ignore[arg-type]
+            if at < len(entries) and entries[at][:2] == (end, job_id):
+                del entries[at]
+        return nodes
+
+    def view(self, classes: frozenset[int]) -> list[tuple[float, int, tuple[Held, ...]]]:
+        """The finite releases touching these classes, with only their nodes, in time order."""
+        found = self._views.get(classes)
+        if found is None:
+            found = []
+            cls = self.cls
+            for end, job_id in self.entries:
+                if end == INF:
+                    break
+                mine = tuple(h for h in self.holding[job_id][1] if cls[h[0]] in classes)
+                if mine:
+                    found.append((end, job_id, mine))
+            self._views[classes] = found
+        return found
+
+    def releases(self, after: float = -INF) -> Iterable[tuple[float, tuple[Held, ...]]]:
+        for end, job_id in self.entries:
+            if end == INF:
+                return
+            if end >= after:
+                yield end, self.holding[job_id][1]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    job_id: int
+    priority: int
+    start: float
+    end: float
+
+
+class Blocks:
+    """Reserved windows per node; `earliest` is what NodePool.find takes as `blocked`."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[int, list[Block]] = {}
+        self.earliest: dict[int, float] = {}
+        self.by_job: dict[int, tuple[int, ...]] = {}
+        self._ranks: list[int] | None = None
+        self._above: dict[int, dict[int, float]] = {}
+
+    def add(self, job_id: int, priority: int, nodes: Iterable[int], start: float, end: float) -> None:
+        self._ranks = None
+        block = Block(job_id, priority, start, end)
+        chosen = tuple(nodes)
+        self.by_job[job_id] = chosen
+        for i in chosen:
+            self.by_node.setdefault(i, []).append(block)
+            if start < self.earliest.get(i, INF) or i not in self.earliest:
+                self.earliest[i] = start
+
+    def drop(self, job_id: int) -> None:
+        self._ranks = None
+        for i in self.by_job.pop(job_id, ()):
+            blocks = [b for b in self.by_node.get(i, []) if b.job_id != job_id]
+            if blocks:
+                self.by_node[i] = blocks
+                self.earliest[i] = min(b.start for b in blocks)
+            else:
+                self.by_node.pop(i, None)
+                self.earliest.pop(i, None)
+
+    def above(self, priority: int) -> dict[int, float]:
+        """`earliest` counting only reservations of jobs with a higher priority."""
+        if self._ranks is None:
+            self._ranks = sorted({b.priority for blocks in self.by_node.values() for b in blocks})
+            self._above = {}
+        rank = bisect_right(self._ranks, priority)  # reservations from rank on count
+        out = self._above.get(rank)
+        if out is None:
+            out = self._above[rank] = {}
+            for i, blocks in self.by_node.items():
+                starts = [b.start for b in blocks if b.priority > priority]
+                if starts:
+                    out[i] = min(starts)
+        return out
+
+
+def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, count: int,
+                   duration: float, timeline: Timeline, blocks: Blocks, now: float,
+                   excluded: Collection[int] = (), required: Sequence[int] = (),
+                   ) -> tuple[float, list[int]]:
+    """When and where `count` nodes fit the request for `duration` seconds.
+
+    Returns (start, nodes); (inf, every node that could ever hold it) when no known future
+    frees enough.
+    """
+    cand = set(classes)
+    excluded_set = set(excluded)
+    required_set = set(required)
+    count = max(count, len(required_set))
+    over: dict[int, list[int]] = {}
+    cls, avail, full = pool.cls, pool.available, [c.full for c in pool.classes]
+
+    def usable(i: int) -> bool:
+        return cls[i] in cand and avail[i] and i not in excluded_set and (
+            not required_set or i in required_set or len(required_set) < count)
+
+    def fits(i: int) -> bool:
+        o = over.get(i)
+        c, m, g = (o[0], o[1], o[2]) if o else (pool.free_cpus[i], pool.free_mem[i],
+                                               len(pool.free_gpus[i]))
+        if need.exclusive:
+            return (g, c, m) == full[cls[i]]
+        return c >= need.cpus and m >= need.memory and g >= need.gpus
+
+    fitting: set[int] = {i for i in pool.fitting(cand, need, len(pool.names)) if usable(i)}
+    fitting.update(i for i in required_set if usable(i) and fits(i))
+    # Reserved windows that fall inside [t, t + duration) make a node unusable at t.
+    blocked: dict[int, int] = {}
+    enter: list[tuple[float, int]] = []
+    leave: list[tuple[float, int]] = []
+    for i, node_blocks in blocks.by_node.items():
+        if cls[i] not in cand:
+            continue
+        for b in node_blocks:
+            if b.end <= now and b.end != INF:
+                continue
+            if duration == INF or b.start < now + duration:
+                blocked[i] = blocked.get(i, 0) + 1
+            elif b.start != INF:
+                enter.append((b.start - duration, i))
+            else:
+                continue
+            if b.end != INF:
+                leave.append((b.end, i))
+    enter.sort()
+    leave.sort()
+    valid = {i for i in fitting if not blocked.get(i)}
+
+    releases = timeline.view(frozenset(cand))
+    n_rel, ri = len(releases), 0
+    free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
+    exclusive, c_need, m_need, g_need = need.exclusive, need.cpus, need.memory, need.gpus
+    t = now
+    ei = li = 0
+    n_enter, n_leave = len(enter), len(leave)
+    while True:
+        if len(valid) >= count and (not required_set or required_set <= valid):
+            break
+        # Jobs already past their limit are expected to end at once, so the first step
+        # applies every release up to now.
+        upcoming = releases[ri][0] if ri < n_rel else INF
+        if li < n_leave and leave[li][0] < upcoming:
+            upcoming = leave[li][0]
+        if upcoming == INF:
+            return INF, sorted(i for c in cand for i in pool.classes[c].members
+                               if avail[i] and i not in excluded_set)
+        if upcoming > t:
+            t = upcoming
+        while ei < n_enter and enter[ei][0] < t:
+            i = enter[ei][1]
+            blocked[i] = blocked.get(i, 0) + 1
+            valid.discard(i)
+            ei += 1
+        while ri < n_rel and releases[ri][0] <= t:
+            for i, cpus, mem, gpus in releases[ri][2]:
+                o = over.get(i)
+                if o is None:
+                    o = over[i] = [free_cpus[i], free_mem[i], len(free_gpus[i])]
+                o[0] += cpus
+                o[1] += mem
+                o[2] += len(gpus)
+                if i in fitting or not usable(i):
+                    continue
+                if ((o[2], o[0], o[1]) == full[cls[i]] if exclusive
+                        else o[0] >= c_need and o[1] >= m_need and o[2] >= g_need):
+                    fitting.add(i)
+                    if not blocked.get(i):
+                        valid.add(i)
+            ri += 1
+        while li < n_leave and leave[li][0] <= t:
+            i = leave[li][1]
+            blocked[i] -= 1
+            if not blocked[i] and i in fitting:
+                valid.add(i)
+            li += 1
+    return t, _choose(pool, over, valid, required_set, count, need)
+
+
+def _choose(pool: NodePool, over: Mapping[int, list[int]], valid: set[int], required: set[int],
+            count: int, need: PerNode) -> list[int]:
+    def spare(i: int) -> tuple[int, int, int, int]:
+        o = over.get(i)
+        c, m, g = (o[0], o[1], o[2]) if o else (pool.free_cpus[i], pool.free_mem[i],
+                                               len(pool.free_gpus[i]))
+        return (g - need.gpus, c, m, i)
+    others = sorted((i for i in valid if i not in required), key=spare)
+    return sorted(required) + others[:count - len(required)]
