@@ -144,6 +144,10 @@ class _State:
         self.by_end: list[tuple[float, int]] = []
         self.node_cut = (not self.exact
                          and len({(n.cpus, n.memory, n.gpus) for n in machine.nodes}) == 1)
+        # Conservative reservations often reach past the first releases, and a cut pass
+        # asked again in full costs more than a full one: cut only while cuts mostly hold.
+        self.cut_misses = 0.0
+        self.instants = 0
         self.pending: dict[int, Job] = {}
         self.order: list[tuple[tuple[int, int, float, int], int]] = []
         self.shape: dict[int, tuple[str, int, int]] = {}
@@ -227,7 +231,9 @@ class _State:
             pending = self._candidates()
             if not pending:
                 return
-            if self.node_cut:
+            self.instants += 1
+            if self.node_cut and (self.mode != CONSERVATIVE or self.cut_misses < 0.5
+                                  or self.instants % 32 == 0):
                 result = self._cut_nodes(pending, now)
             else:
                 result = self._ask(pending, list(self.running.values()), self.nodes, now)
@@ -261,6 +267,7 @@ class _State:
             # Nothing starts behind a reservation under FIFO: only estimates need one.
             return self._ask(pending, [], self._in_order(view), now)
         taken = self._first_enders(pending, len(view))
+        self.cut_misses *= 0.9
         while True:
             # Ties in expected end are taken together, as the core's timeline orders them.
             while 0 < taken < len(self.by_end) and \
@@ -277,9 +284,11 @@ class _State:
             if taken >= len(self.by_end) or all(
                     r.start <= seen_until for r in result.reservations):
                 return result
-            # Conservative reservations reach far: past one miss, show every release.
-            grown = len(self.by_end) if self.mode == CONSERVATIVE else max(1, taken * 2)
-            taken = min(len(self.by_end), grown)
+            if self.mode == CONSERVATIVE:
+                self.cut_misses += 0.1
+                taken = len(self.by_end)
+            else:
+                taken = min(len(self.by_end), max(1, taken * 2))
 
     def _in_order(self, names: set[str]) -> dict[str, NodeResources]:
         # In the machine's order: the core breaks ties between like nodes by their position.
