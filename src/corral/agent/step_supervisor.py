@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.agent.jobdir import read_json, write_json_atomic
-from corral.agent.supervisor import _descendants, _set_subreaper, _signal_tree
+from corral.agent.supervisor import _descendants, _set_subreaper, _signal_tree, become_user
 from corral.api import stepio
 
 HANDLED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
@@ -111,14 +111,7 @@ class StepSupervisor:
             os.setsid()
             if terminal is not None:
                 fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
-            uid, gid = int(self.spec["uid"]), int(self.spec["gid"])
-            if os.getuid() == 0 and uid != 0:
-                user = pwd.getpwuid(uid).pw_name
-                os.setgroups(os.getgrouplist(user, gid))
-                os.setgid(gid)
-                os.setuid(uid)
-            elif os.getuid() != uid:
-                raise PermissionError(f"agent runs as uid {os.getuid()} and cannot run tasks of uid {uid}")
+            become_user(int(self.spec["uid"]), int(self.spec["gid"]))
             env = self._task_env(task)
             try:
                 os.chdir(self.spec["work_dir"])

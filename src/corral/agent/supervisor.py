@@ -80,6 +80,18 @@ def _signal_tree(sig: int) -> int:
     return len(pids)
 
 
+def become_user(uid: int, gid: int) -> None:
+    """In a forked child about to exec: drop to the job's user and groups (never root for
+    someone else); an agent that is not root can only run its own user's jobs."""
+    if os.getuid() == 0 and uid != 0:
+        user = pwd.getpwuid(uid).pw_name
+        os.setgroups(os.getgrouplist(user, gid))
+        os.setgid(gid)
+        os.setuid(uid)
+    elif os.getuid() != uid:
+        raise PermissionError(f"agent runs as uid {os.getuid()} and cannot run jobs of uid {uid}")
+
+
 def _parse_signal(text: str | None) -> tuple[int, bool, int] | None:
     """sbatch --signal=[{R|B}:]SIG[@secs] → (signal, batch shell only, seconds before the limit)."""
     if not text:
@@ -217,13 +229,7 @@ class Supervisor:
                 isolation.enter(self.job, self.step)
             os.setsid()
             uid, gid = int(self.launch["uid"]), int(self.launch["gid"])
-            if os.getuid() == 0 and uid != 0:
-                user = pwd.getpwuid(uid).pw_name
-                os.setgroups(os.getgrouplist(user, gid))
-                os.setgid(gid)
-                os.setuid(uid)
-            elif os.getuid() != uid:
-                raise PermissionError(f"agent runs as uid {os.getuid()} and cannot run jobs of uid {uid}")
+            become_user(uid, gid)
             os.chdir(self.launch["work_dir"])
             stdin = os.open(self.launch.get("stdin") or "/dev/null", os.O_RDONLY)
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.launch.get("open_append")

@@ -13,7 +13,7 @@ from typing import Any
 
 from corral.cli.runner import CommandError
 from corral.client import Client, ClientError
-from corral.model.hostlist import compress
+from corral.model.hostlist import compress, compress_counts
 
 ACTIVE = ("PENDING", "RUNNING", "COMPLETING")
 
@@ -103,8 +103,8 @@ def allocation_environment(job: Mapping[str, Any], cluster: str, environ: Mappin
         "SLURM_JOB_NAME": str(job.get("name") or ""), "SLURM_JOB_NODELIST": nodelist,
         "SLURM_NODELIST": nodelist, "SLURM_JOB_NUM_NODES": str(num_nodes),
         "SLURM_NNODES": str(num_nodes), "SLURM_JOB_PARTITION": str(job.get("partition") or ""),
-        "SLURM_JOB_CPUS_PER_NODE": _per_node([per_node_cpus] * num_nodes),
-        "SLURM_TASKS_PER_NODE": _per_node([tasks_per_node] * num_nodes),
+        "SLURM_JOB_CPUS_PER_NODE": compress_counts([per_node_cpus] * num_nodes),
+        "SLURM_TASKS_PER_NODE": compress_counts([tasks_per_node] * num_nodes),
         "SLURM_CLUSTER_NAME": cluster, "SLURM_SUBMIT_DIR": str(job.get("work_dir") or ""),
         "SLURM_SUBMIT_HOST": str(job.get("submit_host") or ""),
         "SLURM_JOB_ACCOUNT": str(job.get("account") or ""),
@@ -117,15 +117,3 @@ def allocation_environment(job: Mapping[str, Any], cluster: str, environ: Mappin
         env["SLURM_CPUS_PER_TASK"] = str(job["cpus_per_task"])
     return env
 
-
-def _per_node(counts: list[int]) -> str:
-    """Slurm's compressed per-node list: [2, 2, 1] → '2(x2),1'."""
-    parts: list[str] = []
-    i = 0
-    while i < len(counts):
-        j = i
-        while j < len(counts) and counts[j] == counts[i]:
-            j += 1
-        parts.append(f"{counts[i]}(x{j - i})" if j - i > 1 else str(counts[i]))
-        i = j
-    return ",".join(parts)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from corral.cli.pbs_resources import RESOURCE_ERROR, apply_resources, parse_resource_list
+from corral.client import Client, ClientError, ControllerUnreachable
 
 # PBS error numbers as qsub/qstat/qdel exit with them (PBSE_* & 0xff).
 EXIT_BADATVAL = 15014 & 0xFF
@@ -456,3 +458,25 @@ def with_interpreter(script: str, shell: str | None, login_shell: str) -> str:
 def command_script(argv: Sequence[str]) -> str:
     """`qsub -- command args`: the job runs the command itself."""
     return "#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in argv) + "\n"
+
+
+def run_pbs_command(prog: str, body: Callable[[Client, list[str]], int],
+                    argv: Sequence[str] | None = None) -> int:
+    """run_command for the PBS front-ends: PBS's wording for an unreachable or refusing server."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    client = Client.from_env()
+    try:
+        return body(client, args)
+    except ControllerUnreachable as exc:
+        print(f"{prog}: cannot connect to server {exc.address} ({str(exc).rsplit(': ', 1)[-1]})",
+              file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        print(f"{prog}: {exc.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        client.close()

@@ -17,10 +17,11 @@ from corral.cli.pbs_options import (
     OptionProblem,
     getopt,
     parse_job_id,
+    run_pbs_command,
     slurm_job_id,
 )
 from corral.cli.qstat_format import expand_indices
-from corral.client import Client, ClientError, ControllerUnreachable
+from corral.client import Client
 
 VERSION = "pbs_version = 2022.1.0"
 USAGE = "usage:\n\tqdel [-W force|suppress_email=X] [-x] job_identifier...\n\tqdel --version\n"
@@ -111,21 +112,7 @@ def _body(client: Client, argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    client = Client.from_env()
-    try:
-        return _body(client, args)
-    except ControllerUnreachable as exc:
-        print(f"qdel: cannot connect to server {exc.address} ({str(exc).rsplit(': ', 1)[-1]})",
-              file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        print(f"qdel: {exc.message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        client.close()
+    return run_pbs_command("qdel", _body, argv)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from corral.cli.pbs_options import (
     OptionProblem,
     getopt,
     parse_job_id,
+    run_pbs_command,
 )
-from corral.client import Client, ClientError, ControllerUnreachable
+from corral.client import Client
 
 VERSION = "pbs_version = 2022.1.0"
 SPEC = "afHiJnrtu:x"
@@ -167,23 +168,7 @@ def _body(client: Client, argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    client = Client.from_env()
-    try:
-        return _body(client, args)
-    except ControllerUnreachable as exc:
-        print(f"qstat: cannot connect to server {exc.address} ({str(exc).rsplit(': ', 1)[-1]})",
-              file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        print(f"qstat: {exc.message}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        client.close()
+    return run_pbs_command("qstat", _body, argv)
 
 
 if __name__ == "__main__":

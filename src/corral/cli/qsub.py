@@ -26,9 +26,10 @@ from corral.cli.pbs_options import (
     merge,
     parse_command_line,
     parse_directives,
+    run_pbs_command,
     with_interpreter,
 )
-from corral.client import Client, ClientError, ControllerUnreachable
+from corral.client import Client, ClientError
 
 VERSION = "pbs_version = 2022.1.0"
 _ACTIVE = ("PENDING", "RUNNING", "COMPLETING", "SUSPENDED")
@@ -128,9 +129,7 @@ def submit(argv: Sequence[str], client: Client, environ: Mapping[str, str]) -> i
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    client = Client.from_env()
+def _body(client: Client, args: list[str]) -> int:
     try:
         return submit(args, client, os.environ)
     except PbsError as exc:
@@ -139,17 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.usage:
             sys.stderr.write(QSUB_USAGE)
         return exc.code
-    except ControllerUnreachable as exc:
-        print(f"qsub: cannot connect to server {exc.address} ({str(exc).rsplit(': ', 1)[-1]})",
-              file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        print(f"qsub: {exc.message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_pbs_command("qsub", _body, argv)
 
 
 if __name__ == "__main__":

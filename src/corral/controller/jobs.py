@@ -53,6 +53,7 @@ HOLDER_SCRIPT = """#!/bin/sh
 trap 'exit 0' TERM
 while :; do sleep 3600 & wait $!; done
 """
+NO_DEPENDENCY = Verdict(Status.SATISFIED, None)
 # At most this many tasks of one array are offered to a single pass.
 MAX_TASKS_PER_PASS = 10000
 
@@ -386,12 +387,15 @@ class JobManager:
     def schedule(self) -> CycleResult:
         now = self.clock()
         pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
-        index = DependencyIndex(self.jobs.values(), self.ended)
+        # The index walks the whole queue: build it only in passes that have dependencies.
+        index = DependencyIndex(self.jobs.values(), self.ended) \
+            if any(j.dependency for j in pending) else None
         considered: list[Job] = []
         gated: dict[int, Reason] = {}
         doomed: list[int] = []
         for job in pending:
-            verdict = index.verdict(job, now, own_task=job.array_task_id)
+            verdict = index.verdict(job, now, own_task=job.array_task_id) if index and job.dependency \
+                else NO_DEPENDENCY
             if verdict.shown != job.dependency_shown:
                 job = self.jobs[job.job_id] = replace(job, dependency_shown=verdict.shown)
             reason = None if job.held else gate_reason(job, verdict, now)
@@ -425,7 +429,7 @@ class JobManager:
             self.transition([(job_id, JobCancelled(0)) for job_id in doomed], cause="dependency")
         return result
 
-    def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex, now: float
+    def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex | None, now: float
                       ) -> tuple[list[Job], dict[int, tuple[int, int]], dict[int, Verdict]]:
         """Pending arrays contribute as many candidate tasks as could start now (and the
         throttle allows); returns the candidates, {candidate id: (array record id, task)},
@@ -452,7 +456,7 @@ class JobManager:
                 continue
             offered = arrays.offer(meta, count, provisional)
             provisional += len(offered)
-            if meta.dependency and "aftercorr" in meta.dependency:
+            if index is not None and meta.dependency and "aftercorr" in meta.dependency:
                 verdicts = [index.verdict(meta, now, own_task=c.array_task_id) for c in offered]
                 if offered and all(v.status is not Status.SATISFIED for v in verdicts):
                     blocked[meta.job_id] = verdicts[0]

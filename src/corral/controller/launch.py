@@ -8,22 +8,9 @@ from typing import Any
 
 from corral.controller.jobtoken import job_token
 from corral.model.arrays import array_env
-from corral.model.hostlist import compress
+from corral.model.hostlist import compress, compress_counts
 from corral.model.job import Job, NodeAllocation
 from corral.model.patterns import output_path
-
-
-def _per_node(counts: list[int]) -> str:
-    """Slurm's compressed per-node list: [2, 2, 1] → '2(x2),1'."""
-    parts: list[str] = []
-    i = 0
-    while i < len(counts):
-        j = i
-        while j < len(counts) and counts[j] == counts[i]:
-            j += 1
-        parts.append(f"{counts[i]}(x{j - i})" if j - i > 1 else str(counts[i]))
-        i = j
-    return ",".join(parts)
 
 
 def resolve_outputs(job: Job, node: str | None) -> tuple[str, str]:
@@ -52,7 +39,7 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         "SLURM_JOBID": str(job.job_id),
         "SLURM_JOB_ID": str(job.job_id),
         "SLURM_JOB_ACCOUNT": spec.account or spec.user,
-        "SLURM_JOB_CPUS_PER_NODE": _per_node(cpus),
+        "SLURM_JOB_CPUS_PER_NODE": compress_counts(cpus),
         "SLURM_JOB_GID": str(spec.gid),
         "SLURM_JOB_NAME": job.name,
         "SLURM_JOB_NODELIST": nodelist,
@@ -71,7 +58,7 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         "SLURM_PROCID": "0",
         "SLURM_SUBMIT_DIR": spec.work_dir,
         "SLURM_SUBMIT_HOST": spec.submit_host,
-        "SLURM_TASKS_PER_NODE": _per_node([tasks_per_node] * len(nodes)),
+        "SLURM_TASKS_PER_NODE": compress_counts([tasks_per_node] * len(nodes)),
         "SLURM_TOPOLOGY_ADDR": batch_host,
         "SLURM_TOPOLOGY_ADDR_PATTERN": "node",
         "SLURM_WORKING_CLUSTER": f"{cluster}:{controller_addr}",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from corral.controller.launch import job_environment
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
-from corral.model.hostlist import compress
+from corral.model.hostlist import compress, compress_counts
 from corral.model.job import Job, NodeAllocation, StepRecord
 from corral.model.states import JobState
 
@@ -66,19 +66,6 @@ class Placement:
         """Block distribution: node i runs the next counts[i] task ids."""
         first = sum(self.counts[:index])
         return range(first, first + self.counts[index])
-
-
-def per_node_string(counts: Sequence[int]) -> str:
-    """Slurm's compressed per-node list: [2, 2, 1] → '2(x2),1'."""
-    parts: list[str] = []
-    i = 0
-    while i < len(counts):
-        j = i
-        while j < len(counts) and counts[j] == counts[i]:
-            j += 1
-        parts.append(f"{counts[i]}(x{j - i})" if j - i > 1 else str(counts[i]))
-        i = j
-    return ",".join(parts)
 
 
 def lay_out(allocation: Mapping[str, NodeAllocation], ask: StepAsk, job_id: int) -> Placement:
@@ -147,7 +134,7 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
                   kill_wait: float) -> dict[str, dict[str, Any]]:
     """The "step" command for each node of the step."""
     nodelist = compress(placement.nodes)
-    tasks_per_node = per_node_string(placement.counts)
+    tasks_per_node = compress_counts(placement.counts)
     commands: dict[str, dict[str, Any]] = {}
     for index, node in enumerate(placement.nodes):
         env = {**(ask.environment or {}),
@@ -293,4 +280,4 @@ def step_view(job: Job, step: StepRecord) -> dict[str, Any]:
 
 
 __all__ = ["Placement", "StepAsk", "StepRefused", "lay_out", "next_step_id", "node_commands",
-           "per_node_string", "settle_report", "settled_step", "start_step", "step_view"]
+           "settle_report", "settled_step", "start_step", "step_view"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = ["MAX_HOSTS", "compress", "expand"]
 
@@ -179,3 +179,16 @@ def compress(names: Iterable[str]) -> str:
         parts.append((prefix, runs[0].lo, f"{prefix}[{body}]"))
     parts.sort(key=lambda p: (p[0], p[1], p[2]))
     return ",".join(text for _, _, text in parts)
+
+
+def compress_counts(counts: Sequence[int]) -> str:
+    """Slurm's compressed per-node list: [2, 2, 1] → '2(x2),1'."""
+    parts: list[str] = []
+    i = 0
+    while i < len(counts):
+        j = i
+        while j < len(counts) and counts[j] == counts[i]:
+            j += 1
+        parts.append(f"{counts[i]}(x{j - i})" if j - i > 1 else str(counts[i]))
+        i = j
+    return ",".join(parts)

@@ -12,10 +12,10 @@ from corral.controller.steps import (
     lay_out,
     next_step_id,
     node_commands,
-    per_node_string,
     settled_step,
     step_view,
 )
+from corral.model.hostlist import compress_counts as per_node_string
 from corral.model.job import Job, JobSpec, NodeAllocation, StepRecord
 from corral.model.states import JobState
 
