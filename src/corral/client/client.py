@@ -194,6 +194,29 @@ class Client:
     def config(self) -> JSON:
         return self.request("GET", "/config")
 
+    # -- accounts, fair-share and priority (sacctmgr, sshare, sprio, corral why) --------
+
+    def accounts(self) -> JSON:
+        """The account tree: accounts, users, associations and QOS (model.account_codec)."""
+        return self.request("GET", "/accounts")
+
+    def account_admin(self, request: Mapping[str, Any]) -> JSON:
+        """One sacctmgr add/modify/delete: {"message": str, "changed": bool}."""
+        return self.request("POST", "/accounts/admin", dict(request))
+
+    def shares(self) -> JSON:
+        """sshare's rows: {"algorithm": str, "rows": [...]}, every association in tree order."""
+        return self.request("GET", "/shares")
+
+    def priorities(self, *, job_ids: list[str] | None = None, user: str | None = None) -> JSON:
+        """sprio's factors of pending jobs: {"type", "weights", "jobs": [...]}."""
+        query = {"user": user, "job_id": ",".join(job_ids) if job_ids else None}
+        return self.request("GET", "/priorities", query=query)
+
+    def why(self, job_id: int | str) -> JSON:
+        """Why a job waits, in plain words: {"job_id", "state", "reason", "text"}."""
+        return self.request("GET", f"/jobs/{job_id}/why")
+
     # -- the typed API (corral.client.types loads on first use, never for the commands) ---
 
     def submit_job(self, command: str | Sequence[str] | None = None, *,
