@@ -112,3 +112,35 @@ def test_migrations_are_idempotent(store: Store) -> None:
     store.migrate()
     store.commit([(_job(1), True)])
     assert store.max_job_id() == 1
+
+
+def test_account_tree_and_usage_round_trip(store: Store) -> None:
+    assert store.load_accounts() is None
+    tree = {
+        "accounts": [{"name": "root", "parent": None, "shares": 1},
+                     {"name": "physics", "parent": "root", "shares": 40,
+                      "description": "x" * 300}],
+        "users": [{"name": "alice", "default_account": "physics"}],
+        "associations": [{"user": "alice", "account": "physics", "shares": 2,
+                          "limits": {"grp_tres": {"gres/gpu": 8}}}],
+        "qos": [{"name": "normal"}, {"name": "high", "priority": 100, "preempt": ["normal"]}],
+        "default_qos": "normal",
+    }
+    store.save_accounts(tree)
+    loaded = store.load_accounts()
+    assert loaded is not None
+    by_name = sorted(tree["accounts"], key=lambda a: a["name"])
+    assert sorted(loaded["accounts"], key=lambda a: a["name"]) == by_name
+    assert loaded["associations"] == tree["associations"]
+    assert sorted(loaded["qos"], key=lambda q: q["name"]) == sorted(tree["qos"],
+                                                                    key=lambda q: q["name"])
+    assert loaded["default_qos"] == "normal"
+    # A save replaces the whole tree: deleted entities are gone.
+    store.save_accounts({**tree, "users": [], "associations": []})
+    again = store.load_accounts()
+    assert again is not None and again["users"] == [] and again["associations"] == []
+
+    store.save_usage({("physics", "alice"): 1234.5, ("root", "bob"): 0.25})
+    assert store.load_usage() == {("physics", "alice"): 1234.5, ("root", "bob"): 0.25}
+    store.save_usage({("physics", "alice"): 99.0})
+    assert store.load_usage() == {("physics", "alice"): 99.0}

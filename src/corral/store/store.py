@@ -7,7 +7,7 @@ projection (one row per job, its record as JSON) beside an append-only log of th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,17 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, 
 
 from corral.model.job import Job, job_from_dict, job_to_dict
 from corral.model.states import TERMINAL_STATES
-from corral.store.tables import job_events, jobs, meta, nodes
+from corral.store.tables import (
+    acct_accounts,
+    acct_associations,
+    acct_qos,
+    acct_usage,
+    acct_users,
+    job_events,
+    jobs,
+    meta,
+    nodes,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -167,3 +177,53 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(delete(meta).where(meta.c.key == key))
             conn.execute(insert(meta).values(key=key, value=value))
+
+    # -- accounting ---------------------------------------------------------------------------
+
+    def load_accounts(self) -> dict[str, Any] | None:
+        """The saved account tree as model.account_codec's dict, or None before the first save."""
+        with self.engine.connect() as conn:
+            accounts = [json.loads(r) for (r,) in conn.execute(select(acct_accounts.c.record))]
+            if not accounts:
+                return None
+            return {
+                "accounts": accounts,
+                "users": [json.loads(r) for (r,) in conn.execute(select(acct_users.c.record))],
+                "associations": [json.loads(r) for (r,)
+                                 in conn.execute(select(acct_associations.c.record))],
+                "qos": [json.loads(r) for (r,) in conn.execute(select(acct_qos.c.record))],
+                "default_qos": self._meta(conn, "default_qos") or "normal",
+            }
+
+    def save_accounts(self, tree: dict[str, Any]) -> None:
+        """Replaces the saved tree in one transaction (sacctmgr edits are rare and small)."""
+        with self.engine.begin() as conn:
+            for table in (acct_accounts, acct_users, acct_associations, acct_qos):
+                conn.execute(delete(table))
+            for table, key in ((acct_accounts, "accounts"), (acct_users, "users"),
+                               (acct_qos, "qos")):
+                rows = [{"name": r["name"], "record": json.dumps(r)} for r in tree[key]]
+                if rows:
+                    conn.execute(insert(table), rows)
+            rows = [{"account": r["account"], "user_name": r["user"], "record": json.dumps(r)}
+                    for r in tree["associations"]]
+            if rows:
+                conn.execute(insert(acct_associations), rows)
+            conn.execute(delete(meta).where(meta.c.key == "default_qos"))
+            conn.execute(insert(meta).values(key="default_qos", value=tree["default_qos"]))
+
+    def load_usage(self) -> dict[tuple[str, str], float]:
+        with self.engine.connect() as conn:
+            return {(r.account, r.user_name): r.raw_usage for r in conn.execute(select(acct_usage))}
+
+    def save_usage(self, usage: Mapping[tuple[str, str], float]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(acct_usage))
+            rows = [{"account": a, "user_name": u, "raw_usage": v} for (a, u), v in usage.items()]
+            if rows:
+                conn.execute(insert(acct_usage), rows)
+
+    @staticmethod
+    def _meta(conn: Any, key: str) -> str | None:
+        value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        return None if value is None else str(value)

@@ -1,4 +1,5 @@
-"""The store's tables: jobs (a projection of their events), job_events (the log), nodes, meta."""
+"""The store's tables: jobs (a projection of their events), job_events (the log), nodes, meta,
+and the accounting tables (accounts, users, associations, QOS, fair-share usage)."""
 
 from __future__ import annotations
 
@@ -59,4 +60,38 @@ meta = Table(
     "meta", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
+)
+
+# Accounting: sacctmgr's accounts, users, associations and QOS, each row's record as JSON
+# (model.account_codec), and each user association's decayed fair-share usage.
+acct_accounts = Table(
+    "acct_accounts", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("record", LongText, nullable=False),
+)
+
+acct_users = Table(
+    "acct_users", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("record", LongText, nullable=False),
+)
+
+acct_associations = Table(
+    "acct_associations", metadata,
+    Column("account", String(64), primary_key=True),
+    Column("user_name", String(64), primary_key=True),
+    Column("record", LongText, nullable=False),
+)
+
+acct_qos = Table(
+    "acct_qos", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("record", LongText, nullable=False),
+)
+
+acct_usage = Table(
+    "acct_usage", metadata,
+    Column("account", String(64), primary_key=True),
+    Column("user_name", String(64), primary_key=True),
+    Column("raw_usage", Float, nullable=False),
 )
