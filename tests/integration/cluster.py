@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,33 @@ class _ClosingClient(Client):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def as_user(uid: int, gid: int, action: Callable[[], object]) -> object:
+    """Runs `action` in a forked child that has become `uid`: the controller learns who is
+    calling only from the socket's peer credentials. (The venv's interpreter may not be
+    executable by other users here, so the child is forked rather than exec'd.)"""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            try:
+                result: object = {"ok": action()}
+            except ClientError as exc:
+                result = {"error": exc.message, "status": exc.status}
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails
+                result = {"error": repr(exc), "status": None}
+            os.write(write_end, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    data = b""
+    while chunk := os.read(read_end, 65536):
+        data += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    return json.loads(data)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from cluster import Cluster
+from cluster import Cluster, as_user
 from corral.cli.sbatch_options import build_request, wrap_script
-from corral.client import Client, ClientError
+from corral.client import Client
 
 pytestmark = pytest.mark.integration
 
@@ -191,34 +189,6 @@ def test_backfill_starts_a_short_job_but_not_a_long_one(cluster: Cluster, workdi
         cluster.run("scancel", str(blocker), str(wide), str(long), check=True)
 
 
-def _as_user(uid: int, gid: int, action: Callable[[], object]) -> object:
-    """Runs `action` in a forked child that has become `uid`: the controller learns who is
-    calling only from the socket's peer credentials. (The venv's interpreter may not be
-    executable by other users here, so the child is forked rather than exec'd.)"""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            try:
-                result: object = {"ok": action()}
-            except ClientError as exc:
-                result = {"error": exc.message, "status": exc.status}
-            except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails
-                result = {"error": repr(exc), "status": None}
-            os.write(write_end, json.dumps(result).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    data = b""
-    while chunk := os.read(read_end, 65536):
-        data += chunk
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    return json.loads(data)
 
 
 NOBODY = pwd.getpwnam("nobody")
@@ -232,7 +202,7 @@ def test_another_user_cannot_cancel_hold_or_change_my_job(cluster: Cluster, work
         "update": lambda c: c.update_job(job, {"time_limit": 1}),
     }
     for name, act in actions.items():
-        reply = _as_user(NOBODY.pw_uid, NOBODY.pw_gid,
+        reply = as_user(NOBODY.pw_uid, NOBODY.pw_gid,
                          lambda act=act: act(Client(str(cluster.socket))))
         if name == "cancel":
             assert reply == {"ok": {"cancelled": [], "errors": [
@@ -249,7 +219,7 @@ def test_jobs_run_as_the_submitting_user(cluster: Cluster, workdir: Path) -> Non
     request = build_request({"output": "id.txt"}, script=wrap_script("id -un; id -u"),
                             script_args=[], default_name="wrap", cwd=str(workdir),
                             environ={"PATH": "/usr/bin:/bin"}, hostname="login", command="")
-    reply = _as_user(NOBODY.pw_uid, NOBODY.pw_gid,
+    reply = as_user(NOBODY.pw_uid, NOBODY.pw_gid,
                      lambda: Client(str(cluster.socket)).submit(request))
     job = reply["ok"]["job_id"]  # type: ignore[index]
     record = cluster.wait_job(job)
@@ -260,7 +230,7 @@ def test_jobs_run_as_the_submitting_user(cluster: Cluster, workdir: Path) -> Non
 
 def test_a_user_cannot_submit_as_someone_else(cluster: Cluster, workdir: Path) -> None:
     request = {"script": "#!/bin/sh\ntrue\n", "work_dir": str(workdir), "uid": 0, "gid": 0}
-    reply = _as_user(NOBODY.pw_uid, NOBODY.pw_gid,
+    reply = as_user(NOBODY.pw_uid, NOBODY.pw_gid,
                      lambda: Client(str(cluster.socket)).submit(request))
     assert reply["status"] == 403  # type: ignore[index]
 

@@ -127,7 +127,8 @@ class Agent:
             self.steps.launch(command)
         elif kind == "cancel":
             self.steps.stop_job(*key)
-            if not self.control(key, {"cancel": True}):
+            request = {"cancel": True, **{k: command[k] for k in ("kill_wait", "why") if k in command}}
+            if not self.control(key, request):
                 self._record_unknown(key)
         elif kind == "signal":
             self.control(key, {"signal": command["signal"], "batch_only": command.get("batch_only")})

@@ -285,7 +285,7 @@ class Supervisor:
             return
         self.outcome[why] = True
         now = time.time()
-        suffix = " DUE TO TIME LIMIT" if why == "timed_out" else ""
+        suffix = {"timed_out": " DUE TO TIME LIMIT", "preempted": " DUE TO PREEMPTION"}.get(why, "")
         self._stderr_note(f"*** JOB {self.job_id} ON {self.node} CANCELLED AT {_timestamp(now)}{suffix} ***")
         self._signal_job(signal.SIGCONT)
         self._signal_job(signal.SIGTERM)
@@ -308,7 +308,9 @@ class Supervisor:
     def _control(self) -> None:
         request = read_json(self.dir / "control.json") or {}
         if request.get("cancel"):
-            self._terminate("cancelled")
+            if request.get("kill_wait") is not None:
+                self.kill_wait = float(request["kill_wait"])  # a preemption's GraceTime
+            self._terminate("preempted" if request.get("why") == "preempted" else "cancelled")
         if request.get("signal"):
             sig = int(request["signal"])
             if request.get("batch_only"):

@@ -84,6 +84,18 @@ class JobUpdate(Strict):
     clear_time_limit: bool = False
 
 
+class AccountAdmin(Strict):
+    """One sacctmgr add/modify/delete, as its command line said it (model.account_admin)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    verb: str
+    entity: str
+    names: list[str] = Field(default_factory=list)
+    where: dict[str, str] = Field(default_factory=dict)
+    changes: dict[str, str] = Field(default_factory=dict, alias="set")
+    dry_run: bool = False
+
+
 class NodeUpdate(Strict):
     state: str
     reason: str | None = None

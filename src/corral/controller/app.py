@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import grp
 import json
 import logging
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 
 from corral import __version__
 from corral.api.schemas import (
+    AccountAdmin,
     AgentLoad,
     AgentRegistration,
     AgentReports,
@@ -71,6 +73,9 @@ class Controller:
         self.wake = asyncio.Event()
         self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set)
         self.jobs.load()
+        # The loaded queue lives as long as the controller: keep it out of the collector's
+        # scans, which would otherwise walk 100k jobs during every big scheduling pass.
+        gc.freeze()
         self.hostname = socket.gethostname()
         self.record_cache: dict[int, tuple[Job, bytes]] = {}
 
@@ -81,7 +86,10 @@ class Controller:
             self.wake.clear()
             await asyncio.sleep(0)  # let submits that arrived together land in one pass
             try:
-                self.jobs.schedule()
+                plan = self.jobs.plan_pass()
+                # The pass itself runs beside the event loop, so that the API keeps answering.
+                result = await asyncio.to_thread(self.jobs.decide, plan)
+                self.jobs.apply_pass(plan, result)
                 self.jobs.purge()
                 for job_id in self.record_cache.keys() - self.jobs.jobs.keys():
                     del self.record_cache[job_id]
@@ -363,11 +371,43 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
             "DefMemPerCPU": s.def_mem_per_cpu, "KillWait": f"{int(s.kill_wait)} sec",
             "MinJobAge": f"{int(s.min_job_age)} sec", "SlurmdTimeout": f"{int(s.node_timeout)} sec",
             "SchedulerType": "sched/backfill", "SelectType": "select/cons_tres",
-            "SelectTypeParameters": "CR_CORE_MEMORY", "PriorityType": "priority/basic",
+            "SelectTypeParameters": "CR_CORE_MEMORY",
+            "PriorityType": f"priority/{s.policy.priority.type}",
+            "SchedulerParameters": f"backfill={s.policy.backfill}",
+            "PreemptMode": s.policy.preempt_mode.value,
+            "AccountingStorageEnforce": "associations,limits,qos" if s.enforce_associations else "none",
             "AccountingStorageType": "accounting_storage/" + store.engine.dialect.name,
             "ProctrackType": "proctrack/corral-subreaper", "MaxArraySize": s.max_array_size,
             "FirstJobId": 1, "StateSaveLocation": str(s.data_dir),
         }
+
+    # -- accounts, fair-share, priority -----------------------------------------------------
+
+    @app.get("/api/v1/accounts")
+    async def accounts() -> dict[str, Any]:
+        return ctl().jobs.accounting.as_dict()
+
+    @app.post("/api/v1/accounts/admin")
+    async def account_admin(body: AccountAdmin, request: Request) -> dict[str, Any]:
+        c = ctl()
+        if c.caller(request).uid not in settings.operators:
+            raise PermissionDenied("Your user doesn't have privilege to perform this action")
+        result = c.jobs.accounting.admin({**body.model_dump(by_alias=True)})
+        if result["changed"] and not body.dry_run:
+            c.wake.set()  # limits, shares or QOS changed: decide again
+        return result
+
+    @app.get("/api/v1/shares")
+    async def shares() -> dict[str, Any]:
+        return ctl().jobs.accounting.shares()
+
+    @app.get("/api/v1/priorities")
+    async def priorities(user: str | None = None, job_id: str | None = None) -> dict[str, Any]:
+        return ctl().jobs.priority_factors(user=user, job_ids=_job_ids(job_id))
+
+    @app.get("/api/v1/jobs/{job_id}/why")
+    async def why(job_id: int) -> dict[str, Any]:
+        return ctl().jobs.why(job_id)
 
     # -- agents ------------------------------------------------------------------------------
 

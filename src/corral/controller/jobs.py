@@ -4,12 +4,14 @@ acknowledged, transitions applied through core.lifecycle, effects handed to the 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from corral.controller import arrays
+from corral.controller.accounting import Accounting
 from corral.controller.dependencies import (
     DependencyIndex,
     Verdict,
@@ -20,12 +22,16 @@ from corral.controller.dependencies import (
 from corral.controller.launch import launch_payload, resolve_outputs
 from corral.controller.nodes import NodeRegistry
 from corral.controller.steps import settle_report
-from corral.core.cycle import CycleResult, Start, priority_of, run_cycle
+from corral.core.cycle import CycleResult, Start, priority_of
+from corral.core.decisions import SchedulingContext
 from corral.core.dependencies import RefJob, Status
+from corral.core.explain import explain
 from corral.core.lifecycle import apply
+from corral.core.scheduler import Scheduler
 from corral.core.selection import never_fits_reason, per_node_request
+from corral.model.accounts import PreemptMode
 from corral.model.arrays import ArraySpecError, fold, parse_array, parse_indices
-from corral.model.cluster import Partition
+from corral.model.cluster import NodeResources, Partition
 from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
 from corral.model.events import (
@@ -34,6 +40,7 @@ from corral.model.events import (
     JobCancelled,
     JobFinished,
     JobHeld,
+    JobPreempted,
     JobReleased,
     JobRequeued,
     JobStarted,
@@ -42,6 +49,7 @@ from corral.model.events import (
 )
 from corral.model.job import Job, JobSpec, job_to_dict
 from corral.model.states import JobState, Reason
+from corral.model.timefmt import format_timestamp
 from corral.settings import ControllerSettings
 from corral.store.store import EventRecord, Store
 
@@ -56,6 +64,20 @@ while :; do sleep 3600 & wait $!; done
 NO_DEPENDENCY = Verdict(Status.SATISFIED, None)
 # At most this many tasks of one array are offered to a single pass.
 MAX_TASKS_PER_PASS = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class PassPlan:
+    """What a scheduling pass decides on, taken from the live queue at one instant."""
+
+    now: float
+    snapshot: dict[int, Job]  # every pending job as it was
+    gated: dict[int, Reason]  # held back before the pass: dependencies, begin time, holds
+    doomed: list[int]  # dependencies that can never be met, with --kill-on-invalid-dep
+    candidates: list[Job]  # what the pass may start (pending array tasks offered one by one)
+    origin: dict[int, tuple[int, int]]  # candidate id → (array record id, task id)
+    active: list[Job]
+    nodes: dict[str, NodeResources]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +110,10 @@ class JobManager:
         # What dependencies still need to know of jobs that have left the live queue.
         self.ended: dict[int, tuple[int | None, RefJob]] = {}
         self.controller_addr = f"{settings.host}:{settings.port}"
+        self.accounting = Accounting(settings, store, clock)
+        self.preempting: dict[int, int] = {}  # victim in its grace time → preemptor
+        # One scheduler for the controller's life: it keeps per-job facts between passes.
+        self.scheduler = Scheduler(self.partitions, self._context())
 
     def load(self) -> None:
         now = self.clock()
@@ -155,14 +181,17 @@ class JobManager:
             self.registry.send(host, {"kind": "launch", "job_id": job.job_id,
                                       "attempt": job.attempt, "launch": payload})
         elif isinstance(effect, SignalJob) and effect.nodes:
-            self.registry.send(effect.nodes[0], {"kind": "cancel", "job_id": effect.job_id,
-                                                 "attempt": effect.attempt})
+            command = {"kind": "cancel", "job_id": effect.job_id, "attempt": effect.attempt}
+            if effect.grace is not None:
+                command.update(kill_wait=effect.grace, why=effect.why)
+            self.registry.send(effect.nodes[0], command)
         elif isinstance(effect, ReleaseResources):
             pass  # resources are derived from the active jobs; nothing to hand back
 
     # -- submit ------------------------------------------------------------------------------
 
     def build_job(self, spec: JobSpec, job_id: int, now: float) -> Job:
+        spec = self.accounting.admit(spec)
         if spec.partition:
             partition = self.partitions.get(spec.partition)
             if partition is None:
@@ -201,6 +230,7 @@ class JobManager:
         if problem:
             raise InvalidRequest(f"{problem}\nBatch job submission failed: "
                                  "Requested node configuration is not available")
+        self.accounting.check(job, partition, self.scheduler.limits)
         return job
 
     def job_exists(self, job_id: int) -> bool:
@@ -222,7 +252,8 @@ class JobManager:
     def test_only(self, job: Job) -> CycleResult:
         now = self.clock()
         pending = [j for j in self.jobs.values() if j.state is JobState.PENDING] + [job]
-        return self._cycle(pending, now)
+        # A scheduler of its own: the live one must not remember a job that was never queued.
+        return self._cycle(pending, now, Scheduler(self.partitions, self._context()))
 
     # -- user actions ------------------------------------------------------------------------
 
@@ -379,12 +410,34 @@ class JobManager:
 
     # -- scheduling --------------------------------------------------------------------------
 
-    def _cycle(self, pending: Sequence[Job], now: float) -> CycleResult:
-        active = [j for j in self.jobs.values() if j.state.is_active]
+    def _context(self) -> SchedulingContext:
+        accounts = self.accounting.tree if self.settings.enforce_associations else None
+        return SchedulingContext(self.settings.policy, accounts, self.accounting.usage)
+
+    def nodes_view(self, active: Sequence[Job], now: float) -> dict[str, NodeResources]:
         nodes = self.registry.resources(active, now, self.settings.node_timeout)
-        return run_cycle(pending, active, nodes, self.partitions, now)
+        if self.settings.node_features:
+            nodes = {name: replace(view, features=self.settings.features_of(name))
+                     for name, view in nodes.items()}
+        return nodes
+
+    def _cycle(self, pending: Sequence[Job], now: float, scheduler: Scheduler) -> CycleResult:
+        active = [j for j in self.jobs.values() if j.state.is_active]
+        return scheduler.full_pass(pending, active, self.nodes_view(active, now), now)
 
     def schedule(self) -> CycleResult:
+        """One whole pass, in the caller's thread (tests, the simulator's comparison)."""
+        plan = self.plan_pass()
+        return self.apply_pass(plan, self.decide(plan))
+
+    def decide(self, plan: PassPlan) -> CycleResult:
+        """The pure part of a pass, on the plan's snapshot: safe to run in a worker thread
+        while the API goes on changing the live queue (apply_pass sorts that out)."""
+        return self.scheduler.full_pass(plan.candidates, plan.active, plan.nodes, plan.now)
+
+    def plan_pass(self) -> PassPlan:
+        """Gates dependencies and begin times, offers array tasks, charges usage, and takes
+        the snapshot a pass decides on."""
         now = self.clock()
         pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
         # The index walks the whole queue: build it only in passes that have dependencies.
@@ -410,24 +463,65 @@ class JobManager:
             # Every offered task still waits for its partner task (aftercorr).
             gated[meta_id] = gate_reason(self.jobs[meta_id], verdict, now) or Reason.DEPENDENCY
             self.jobs[meta_id] = replace(self.jobs[meta_id], dependency_shown=verdict.shown)
-        result = self._cycle(candidates, now)
+        self.accounting.accrue(self.jobs.values(), now)
+        self.scheduler.set_context(self._context())
+        active = [j for j in self.jobs.values() if j.state.is_active]
+        snapshot = {j.job_id: self.jobs[j.job_id] for j in pending}
+        return PassPlan(now, snapshot, gated, doomed, candidates, origin, active,
+                        self.nodes_view(active, now))
+
+    def apply_pass(self, plan: PassPlan, result: CycleResult) -> CycleResult:
+        """Applies a pass's decisions to the jobs it decided on that are still as they were;
+        a job cancelled, held or changed meanwhile is left for the next pass."""
         self.last_cycle = result
+        origin, gated = plan.origin, plan.gated
         # A pending array shows the reason of its lowest offered task.
         first_candidate = {meta: cid for cid, (meta, _) in
                            sorted(origin.items(), key=lambda item: item[1][1], reverse=True)}
-        for job in pending:
-            key = first_candidate.get(job.job_id, job.job_id)
-            reason = gated.get(job.job_id) or result.reasons.get(key)
-            estimate = None if job.job_id in gated else result.estimates.get(key)
-            if reason is not None and (reason != job.reason or estimate != job.estimated_start):
-                self.jobs[job.job_id] = replace(self.jobs[job.job_id], reason=reason,
-                                                estimated_start=estimate)
-        starts = self._split_started(result.starts, origin)
+        for job_id, seen in plan.snapshot.items():
+            job = self.jobs.get(job_id)
+            if job is not seen:
+                continue
+            key = first_candidate.get(job_id, job_id)
+            reason = gated.get(job_id) or result.reasons.get(key)
+            estimate = None if job_id in gated else result.estimates.get(key)
+            priority = result.priorities.get(key, job.priority)
+            if reason is not None and (reason != job.reason or estimate != job.estimated_start
+                                       or priority != job.priority):
+                updated = replace(job, reason=reason, estimated_start=estimate, priority=priority)
+                self.jobs[job_id] = plan.snapshot[job_id] = updated
+        still = [s for s in result.starts
+                 if self.jobs.get(origin[s.job_id][0] if s.job_id in origin else s.job_id)
+                 is plan.snapshot.get(origin[s.job_id][0] if s.job_id in origin else s.job_id)]
+        starts = self._split_started(still, origin)
         if starts:
             self.transition([(s.job_id, JobAllocated(s.allocation)) for s in starts])
-        if doomed:
-            self.transition([(job_id, JobCancelled(0)) for job_id in doomed], cause="dependency")
+        self._preempt(result)
+        if plan.doomed:
+            self.transition([(job_id, JobCancelled(0)) for job_id in plan.doomed
+                             if self.jobs[job_id].state is JobState.PENDING], cause="dependency")
         return result
+
+    def _preempt(self, result: CycleResult) -> None:
+        """Signals the jobs the pass chose to make room for a higher QOS; each ends (or is
+        requeued) after its QOS's GraceTime, and its nodes go to the preemptor next pass."""
+        events: list[tuple[int, Event]] = []
+        for victim_id in [v for v in self.preempting
+                          if v not in self.jobs or not self.jobs[v].state.is_active]:
+            del self.preempting[victim_id]
+        # A preemptor whose victims are still in their grace time is already served: the
+        # pass does not see their resources coming free and would pick more victims.
+        waiting = set(self.preempting.values())
+        for p in result.preemptions:
+            victim = self.jobs.get(p.job_id)
+            if victim is None or victim.state is not JobState.RUNNING or p.for_job in waiting:
+                continue
+            self.preempting[p.job_id] = p.for_job
+            log.info("preempting job %s for job %s (%s)", p.job_id, p.for_job, p.mode.value)
+            events.append((p.job_id, JobPreempted(p.for_job, requeue=p.mode is PreemptMode.REQUEUE,
+                                                  grace_time=p.grace_time)))
+        if events:
+            self.transition(events, cause="preempt")
 
     def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex | None, now: float
                       ) -> tuple[list[Job], dict[int, tuple[int, int]], dict[int, Verdict]]:
@@ -488,6 +582,58 @@ class JobManager:
             real.extend(replace(s, job_id=ids[origin[s.job_id][1]]) for s in started)
         self._commit(changes, uuid.uuid4().hex[:12], kind="ArrayTaskSplit")
         return real
+
+    # -- what users ask of the scheduler -----------------------------------------------------
+
+    def priority_factors(self, *, user: str | None, job_ids: Sequence[int]) -> dict[str, Any]:
+        """sprio: each pending job's priority factors, as the last pass weighed them."""
+        config = self.settings.policy.priority
+        calc = self.scheduler.calc
+        now = self.clock()
+        rows = []
+        for job in sorted(self.select(job_ids=job_ids, user=user, states=("PENDING",)),
+                          key=lambda j: j.job_id):
+            f = calc.factors(job, now) if calc is not None else None
+            rows.append({"job_id": job.job_id, "user": job.spec.user, "account": job.spec.account,
+                         "partition": job.partition, "qos": job.spec.qos,
+                         "priority": f.priority if f else job.priority,
+                         "age": f.age if f else 0.0, "fairshare": f.fairshare if f else 0.0,
+                         "job_size": f.job_size if f else 0.0,
+                         "partition_factor": f.partition if f else 0.0,
+                         "qos_factor": f.qos if f else 0.0, "nice": job.nice})
+        return {"type": config.type,
+                "weights": {"age": config.weight_age, "fairshare": config.weight_fairshare,
+                            "jobsize": config.weight_job_size, "partition": config.weight_partition,
+                            "qos": config.weight_qos},
+                "jobs": rows}
+
+    def why(self, job_id: int) -> dict[str, Any]:
+        """`corral why`: the job's situation in plain words."""
+        job = self.get(job_id)
+        now = self.clock()
+        if job.state is JobState.PENDING:
+            last = self.last_cycle
+            estimates = {job_id: job.estimated_start} if job.estimated_start else {}
+            seen = CycleResult((), {job_id: job.reason}, estimates,
+                               preemptions=last.preemptions if last else (),
+                               reservations=last.reservations if last else (),
+                               details=last.details if last else {}, now=now)
+            text = explain(seen, job)
+        elif job.state is JobState.RUNNING:
+            text = (f"Job {job_id} is running on {', '.join(job.nodes)} since "
+                    f"{format_timestamp(job.start_time)}")
+            end = job.expected_end()
+            text += (f"; its time limit ends it by {format_timestamp(end)}." if end != math.inf
+                     else " without a time limit.")
+        elif job.state is JobState.COMPLETING:
+            text = (f"Job {job_id} is ending: " + ("it was preempted for a job of a higher QOS and "
+                                                   "gets its grace time to finish."
+                    if job.preempted else "its processes are being stopped."))
+        else:
+            text = (f"Job {job_id} ended {job.state.value} at {format_timestamp(job.end_time)}"
+                    f" (exit code {job.exit_code}:{job.exit_signal}).")
+        return {"job_id": job_id, "state": job.state.value, "reason": job.reason.value,
+                "text": text}
 
     # -- agents ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from corral.model.events import (
     JobCancelled,
     JobFinished,
     JobHeld,
+    JobPreempted,
     JobReleased,
     JobRequeued,
     JobStarted,
@@ -58,6 +59,8 @@ def _started(job: Job, event: JobStarted, now: float) -> Transition:
 
 def _outcome(job: Job, event: JobFinished) -> tuple[JobState, Reason, int, int, JobState]:
     """(job state, reason, exit code, signal, batch step state) for a batch step that ended."""
+    if job.preempted:
+        return S.PREEMPTED, Reason.NONE, 0, event.exit_signal or 15, S.CANCELLED
     if job.cancelled_by is not None:
         return S.CANCELLED, Reason.NONE, event.exit_code, event.exit_signal or 15, S.CANCELLED
     if event.launch_failed:
@@ -93,7 +96,7 @@ def _back_to_queue(job: Job, now: float) -> Job:
     return replace(job, state=S.PENDING, reason=Reason.NONE,
                    attempt=job.attempt + 1, allocation={}, start_time=None, end_time=None,
                    launched=False, batch_step=None, steps=(), cancelled_by=None,
-                   requeue_requested=False,
+                   requeue_requested=False, preempted=False,
                    exit_code=0, exit_signal=0, eligible_time=now, estimated_start=None)
 
 
@@ -130,6 +133,16 @@ def _requeue_ended(job: Job, event: JobRequeued, now: float) -> Transition:
     return Transition(_back_to_queue(job, now))
 
 
+def _preempt(job: Job, event: JobPreempted, now: float) -> Transition:
+    stopping = replace(job, state=S.COMPLETING, preempted=True, requeue_requested=event.requeue)
+    return Transition(stopping, (SignalJob(job.job_id, job.attempt, job.nodes,
+                                           grace=event.grace_time, why="preempted"),))
+
+
+def _preempt_again(job: Job, event: JobPreempted, now: float) -> Transition:
+    return Transition(job)  # already on its way out: the grace time is not restarted
+
+
 def _update(job: Job, event: JobUpdated, now: float) -> Transition:
     allowed = {"time_limit", "name", "nice", "dependency", "dependency_shown"}
     unknown = set(event.changes) - allowed
@@ -157,6 +170,8 @@ TRANSITIONS: Mapping[tuple[JobState, type], Handler] = {
     (S.RUNNING, JobFinished): _finished,
     (S.RUNNING, JobCancelled): _cancel_running,
     (S.RUNNING, JobRequeued): _requeue_running,
+    (S.RUNNING, JobPreempted): _preempt,
+    (S.COMPLETING, JobPreempted): _preempt_again,
     (S.RUNNING, JobUpdated): _update,
     (S.RUNNING, NodeFailed): _node_failed,
     (S.COMPLETING, JobStarted): _started,

@@ -18,6 +18,8 @@ class SignalJob:
     job_id: int
     attempt: int
     nodes: tuple[str, ...]
+    grace: float | None = None  # seconds from TERM to KILL; None: the cluster's KillWait
+    why: str = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)

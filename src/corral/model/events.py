@@ -58,6 +58,16 @@ class JobRequeued:
 
 
 @dataclass(frozen=True, slots=True)
+class JobPreempted:
+    """A higher QOS needs the job's resources: it is signalled, and killed after grace_time
+    seconds; then it ends PREEMPTED, or returns to the queue when `requeue`."""
+
+    for_job: int
+    requeue: bool = False
+    grace_time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class JobUpdated:
     """Fields a user may change; None means unchanged (time_limit uses UNSET for that)."""
 
@@ -70,4 +80,4 @@ class NodeFailed:
 
 
 Event = (JobAllocated | JobStarted | JobFinished | JobCancelled | JobHeld | JobReleased
-         | JobRequeued | JobUpdated | NodeFailed)
+         | JobRequeued | JobPreempted | JobUpdated | NodeFailed)

@@ -130,6 +130,7 @@ class Job:
     batch_step: StepRecord | None = None
     cancelled_by: int | None = None
     requeue_requested: bool = False
+    preempted: bool = False
     estimated_start: float | None = None
     # Array bookkeeping: a task has array_job_id and array_task_id; the pending remainder of
     # an array (one record for any number of tasks) has array_tasks, in --array syntax.

@@ -14,6 +14,7 @@ from corral.model.events import (
     JobCancelled,
     JobFinished,
     JobHeld,
+    JobPreempted,
     JobReleased,
     JobRequeued,
     JobStarted,
@@ -26,7 +27,8 @@ from corral.model.states import JobState, Reason
 S = JobState
 ALLOC = {"n1": NodeAllocation(1, 100)}
 EVENTS = [JobAllocated(ALLOC), JobStarted(), JobFinished(), JobCancelled(0), JobHeld(0),
-          JobReleased(0), JobRequeued(0), JobUpdated({"time_limit": 5}), NodeFailed("n1")]
+          JobReleased(0), JobRequeued(0), JobUpdated({"time_limit": 5}), NodeFailed("n1"),
+          JobPreempted(9, grace_time=5)]
 
 
 def job_in(state: JobState) -> Job:
@@ -48,6 +50,7 @@ EXPECTED = {
     (S.RUNNING, JobUpdated): S.RUNNING, (S.RUNNING, NodeFailed): S.NODE_FAIL,
     (S.COMPLETING, JobStarted): S.COMPLETING, (S.COMPLETING, JobFinished): S.COMPLETED,
     (S.COMPLETING, JobCancelled): S.COMPLETING, (S.COMPLETING, NodeFailed): S.NODE_FAIL,
+    (S.RUNNING, JobPreempted): S.COMPLETING, (S.COMPLETING, JobPreempted): S.COMPLETING,
     **{(s, JobRequeued): S.PENDING for s in JobState if s.is_terminal},
 }
 
@@ -112,3 +115,17 @@ def test_hold_sets_the_reason_and_release_clears_it() -> None:
 def test_update_refuses_unknown_fields() -> None:
     with pytest.raises(InvalidTransition):
         apply(job_in(S.PENDING), JobUpdated({"state": "COMPLETED"}), 1.0)
+
+
+@pytest.mark.parametrize("requeue", [False, True])
+def test_preemption_signals_with_grace_then_ends_preempted_or_requeues(requeue: bool) -> None:
+    running = apply(job_in(S.PENDING), JobAllocated(ALLOC), 5.0).job
+    stopping = apply(running, JobPreempted(for_job=9, requeue=requeue, grace_time=30), 6.0)
+    assert stopping.effects == (SignalJob(7, 0, ("n1",), grace=30, why="preempted"),)
+    assert apply(stopping.job, JobPreempted(for_job=9), 7.0).effects == ()
+    ended = apply(stopping.job, JobFinished(exit_signal=15), 40.0).job
+    if requeue:
+        assert ended.state is S.PENDING and ended.attempt == 1 and not ended.preempted
+    else:
+        assert (ended.state, ended.exit_code, ended.exit_signal) == (S.PREEMPTED, 0, 15)
+        assert ended.batch_step is not None and ended.batch_step.state is S.CANCELLED
