@@ -42,6 +42,13 @@ class Request:
     kid: int = -1  # `key` as a small number, given by the scheduler that interns keys
     plain: bool = False  # not held, no --begin, no static reason: the pass skips those checks
 
+    def with_job(self, job: Job) -> Request:
+        """The same request for another job of the same spec (array tasks); much cheaper than
+        copy.copy, which goes through __reduce_ex__ for slotted classes."""
+        return Request(job, self.need, self.count, self.classes, self.flat, self.key,
+                       self.required, self.excluded, self.duration, self.static, self.eff,
+                       self.tres, self.prio_key, self.kid, self.plain)
+
 
 Shape = tuple[tuple[tuple[int, ...], ...], tuple[int, ...], "tuple[Reason, str] | None"]
 

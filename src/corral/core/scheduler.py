@@ -26,7 +26,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping, Sequence
-from copy import copy
 
 from corral.core.backfill import Blocks, Held, Timeline
 from corral.core.decisions import DEFAULT_CONTEXT, CycleResult, CycleStats, SchedulingContext
@@ -108,8 +107,7 @@ class Scheduler:
                 job.nice)
         template = self._like.get(like)
         if template is not None and template.job.spec is job.spec:
-            req = copy(template)
-            req.job = job
+            req = template.with_job(job)
         else:
             req = build(job, self.partitions, pool, self.limits, self._shapes)
             kid = self._kids.get(req.key)
