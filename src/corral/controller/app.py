@@ -143,7 +143,7 @@ class Controller:
     def node_records(self) -> list[dict[str, Any]]:
         now = self.clock()
         active = [j for j in self.jobs.jobs.values() if j.state.is_active]
-        views = self.registry.resources(active, now, self.settings.node_timeout)
+        views = self.jobs.nodes_view(active, now)
         records = []
         for name, node in sorted(self.registry.nodes.items()):
             parts = [p.name for p in self.settings.partitions if p.contains(name)]

@@ -225,7 +225,7 @@ class JobManager:
         if spec.dependency is not None:
             validate_dependency(spec.dependency, self.job_exists)
         job = replace(job, priority=priority_of(job))
-        nodes = self.registry.resources([], now, self.settings.node_timeout)
+        nodes = self.nodes_view([], now)
         problem = never_fits_reason(job, per_node_request(spec, mem), partition, list(nodes.values()))
         if problem:
             raise InvalidRequest(f"{problem}\nBatch job submission failed: "
@@ -486,8 +486,9 @@ class JobManager:
             reason = gated.get(job_id) or result.reasons.get(key)
             estimate = None if job_id in gated else result.estimates.get(key)
             priority = result.priorities.get(key, job.priority)
-            if reason is not None and (reason != job.reason or estimate != job.estimated_start
-                                       or priority != job.priority):
+            if reason is None:  # it starts: keep what the pass last said, but its priority
+                reason, estimate = job.reason, job.estimated_start
+            if (reason, estimate, priority) != (job.reason, job.estimated_start, job.priority):
                 updated = replace(job, reason=reason, estimated_start=estimate, priority=priority)
                 self.jobs[job_id] = plan.snapshot[job_id] = updated
         still = [s for s in result.starts

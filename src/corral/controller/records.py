@@ -100,7 +100,7 @@ def node_record(node: Node, view: NodeResources, partitions: list[str], respondi
         "partitions": partitions, "addr": facts.get("addr", ""), "hostname": facts.get("hostname", ""),
         "arch": facts.get("arch", ""), "os": facts.get("os", ""), "version": facts.get("version", ""),
         "boot_time": facts.get("boot_time"), "agent_start_time": node.registered_at or None,
-        "features": [], "sockets": 1, "cores_per_socket": node.cpus, "threads_per_core": 1,
+        "features": sorted(view.features), "sockets": 1, "cores_per_socket": node.cpus, "threads_per_core": 1,
         "responding": responding,
         "cgroup": facts.get("cgroup", ""), "enforced": facts.get("enforced", ""),
         "gpu_devices": facts.get("gpu_devices", []),
