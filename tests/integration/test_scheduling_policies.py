@@ -161,3 +161,25 @@ def test_higher_qos_preempts_a_running_job(policy_cluster: Cluster, shared_dir: 
     sacct = c.run("sacct", "-j", str(victim), "-P", "-n", "-X", "-o", "JobID,State,QOS").stdout
     assert sacct.strip() == f"{victim}|PREEMPTED|normal"
     clean(c)
+
+
+def test_requeued_victim_waits_for_its_preemptor(policy_cluster: Cluster, shared_dir: Path) -> None:
+    c = policy_cluster
+    c.run("sacctmgr", "-i", "add", "qos", "rush", "priority=50", "preempt=normal", check=True)
+    c.run("sacctmgr", "-i", "modify", "qos", "normal", "set", "preemptmode=requeue",
+          "gracetime=2", check=True)
+    try:
+        victim = submit(c, LIGHT, "-N2", "-c2", "--time=5", "--wrap", "sleep 300", cwd=shared_dir)
+        c.wait_job(victim, ["RUNNING"])
+        rush = submit(c, "root", "-N1", "-c2", "--qos=rush", "--time=1", "--wrap", "sleep 3",
+                      cwd=shared_dir)
+        c.wait_job(rush, ["RUNNING"], timeout=60)
+        # Back in the queue, and it does not take the nodes back before the preemptor ends.
+        record = c.job(victim)
+        assert (record["state"], record["restarts"]) == ("PENDING", 1)
+        c.wait_job(rush, ["COMPLETED"], timeout=60)
+        c.wait_job(victim, ["RUNNING"], timeout=60)
+    finally:
+        c.run("sacctmgr", "-i", "modify", "qos", "normal", "set", "preemptmode=cluster",
+              "gracetime=0", check=True)
+        clean(c)

@@ -111,7 +111,9 @@ class JobManager:
         self.ended: dict[int, tuple[int | None, RefJob]] = {}
         self.controller_addr = f"{settings.host}:{settings.port}"
         self.accounting = Accounting(settings, store, clock)
-        self.preempting: dict[int, int] = {}  # victim in its grace time → preemptor
+        # Preempted job → its preemptor, while the preemptor waits: the victim's grace time,
+        # and, when it was requeued, until the preemptor has started.
+        self.preempting: dict[int, int] = {}
         # One scheduler for the controller's life: it keeps per-job facts between passes.
         self.scheduler = Scheduler(self.partitions, self._context())
 
@@ -452,6 +454,9 @@ class JobManager:
             if verdict.shown != job.dependency_shown:
                 job = self.jobs[job.job_id] = replace(job, dependency_shown=verdict.shown)
             reason = None if job.held else gate_reason(job, verdict, now)
+            if reason is None and self._waits_for_preemptor(job.job_id):
+                # Requeued by a preemption: its preemptor goes first (Slurm shows BeginTime).
+                reason = Reason.BEGIN_TIME
             if reason is None:
                 considered.append(job)
                 continue
@@ -507,12 +512,12 @@ class JobManager:
         """Signals the jobs the pass chose to make room for a higher QOS; each ends (or is
         requeued) after its QOS's GraceTime, and its nodes go to the preemptor next pass."""
         events: list[tuple[int, Event]] = []
-        for victim_id in [v for v in self.preempting
-                          if v not in self.jobs or not self.jobs[v].state.is_active]:
-            del self.preempting[victim_id]
+        self.preempting = {v: p for v, p in self.preempting.items()
+                           if v in self.jobs and not self.jobs[v].state.is_terminal
+                           and self._waits_for_preemptor(v)}
         # A preemptor whose victims are still in their grace time is already served: the
         # pass does not see their resources coming free and would pick more victims.
-        waiting = set(self.preempting.values())
+        waiting = {p for v, p in self.preempting.items() if self.jobs[v].state.is_active}
         for p in result.preemptions:
             victim = self.jobs.get(p.job_id)
             if victim is None or victim.state is not JobState.RUNNING or p.for_job in waiting:
@@ -523,6 +528,10 @@ class JobManager:
                                                   grace_time=p.grace_time)))
         if events:
             self.transition(events, cause="preempt")
+
+    def _waits_for_preemptor(self, victim_id: int) -> bool:
+        preemptor = self.jobs.get(self.preempting.get(victim_id, -1))
+        return preemptor is not None and preemptor.state is JobState.PENDING
 
     def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex | None, now: float
                       ) -> tuple[list[Job], dict[int, tuple[int, int]], dict[int, Verdict]]:

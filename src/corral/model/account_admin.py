@@ -730,6 +730,10 @@ def _parse_qos(tree: AccountTree, changes: Mapping[str, str]
             lines["Preempt"] = ",".join(prefix + n for n in sorted(names)) or "''"
         elif key == "preemptmode":
             word = value.strip().upper()
+            if word == "CLUSTER":  # back to the cluster's PreemptMode
+                edits.append(lambda q: replace(q, preempt_mode=None))
+                lines["PreemptMode"] = "cluster"
+                continue
             if word not in PreemptMode.__members__:
                 raise AdminError(f"Invalid PreemptMode: {value}")
             mode = PreemptMode[word]
