@@ -41,32 +41,39 @@ class Timeline:
         self.entries: list[tuple[float, int]] = []
         self.holding: dict[int, tuple[float, tuple[Held, ...]]] = {}
         self.cls: list[int] = []  # node index → class, for views
+        # Job → the one node class all its nodes belong to (-1 when several): lets a view
+        # take most jobs whole instead of filtering their nodes one by one.
+        self.single: dict[int, int] = {}
         # Per set of node classes: the releases that touch them, only their nodes, in order.
         self._views: dict[frozenset[int], list[tuple[float, int, tuple[Held, ...]]]] = {}
 
     @classmethod
     def of(cls, pool: NodePool, running: Iterable[Job], now: float,
-           cache: dict[int, tuple[Job, tuple[float, tuple[Held, ...]], tuple[float, int]]]
+           cache: dict[int, tuple[Job, tuple[float, tuple[Held, ...]], tuple[float, int], int]]
            | None = None) -> Timeline:
         """From the running jobs; `cache` keeps each job's entries between passes."""
         timeline = cls()
-        holding, entries = timeline.holding, timeline.entries
+        holding, entries, single = timeline.holding, timeline.entries, timeline.single
+        cls = pool.cls
         for job in running:
             # A job being stopped (cancel, requeue, preemption) gives its nodes back shortly.
             end = now if job.state.value == "COMPLETING" else job.expected_end()
             hit = cache.get(job.job_id) if cache is not None else None
             if hit is None or hit[0] is not job or hit[1][0] != end:
-                hit = (job, (end, held(pool, job)), (end, job.job_id))
+                nodes = held(pool, job)
+                hit = (job, (end, nodes), (end, job.job_id), _single_class(cls, nodes))
                 if cache is not None:
                     cache[job.job_id] = hit
             holding[job.job_id] = hit[1]
             entries.append(hit[2])
+            single[job.job_id] = hit[3]
         entries.sort()
         timeline.cls = pool.cls
         return timeline
 
     def add(self, job_id: int, end: float, nodes: tuple[Held, ...]) -> None:
         self.holding[job_id] = (end, nodes)
+        self.single[job_id] = _single_class(self.cls, nodes)
         insort(self.entries, (end, job_id))
         if end != INF:
             for classes, view in self._views.items():
@@ -76,6 +83,7 @@ class Timeline:
 
     def remove(self, job_id: int) -> tuple[Held, ...]:
         end, nodes = self.holding.pop(job_id, (INF, ()))
+        self.single.pop(job_id, None)
         for entries in (self.entries, *self._views.values()):
             at = bisect_left(entries, (end, job_id))  # type: ignore[arg-type]
             if at < len(entries) and entries[at][:2] == (end, job_id):
@@ -87,11 +95,16 @@ class Timeline:
         found = self._views.get(classes)
         if found is None:
             found = []
-            cls = self.cls
+            cls, single, holding = self.cls, self.single, self.holding
             for end, job_id in self.entries:
                 if end == INF:
                     break
-                mine = tuple(h for h in self.holding[job_id][1] if cls[h[0]] in classes)
+                c = single.get(job_id, -1)
+                if c >= 0:
+                    if c in classes:
+                        found.append((end, job_id, holding[job_id][1]))
+                    continue
+                mine = tuple(h for h in holding[job_id][1] if cls[h[0]] in classes)
                 if mine:
                     found.append((end, job_id, mine))
             self._views[classes] = found
@@ -103,6 +116,13 @@ class Timeline:
                 return
             if end >= after:
                 yield end, self.holding[job_id][1]
+
+
+def _single_class(cls: Sequence[int], nodes: tuple[Held, ...]) -> int:
+    if not nodes:
+        return -1
+    first = cls[nodes[0][0]]
+    return first if all(cls[h[0]] == first for h in nodes) else -1
 
 
 @dataclass(frozen=True, slots=True)

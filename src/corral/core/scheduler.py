@@ -28,7 +28,13 @@ import math
 from collections.abc import Mapping, Sequence
 
 from corral.core.backfill import Blocks, Held, Timeline
-from corral.core.decisions import DEFAULT_CONTEXT, CycleResult, CycleStats, SchedulingContext
+from corral.core.decisions import (
+    CONSERVATIVE,
+    DEFAULT_CONTEXT,
+    CycleResult,
+    CycleStats,
+    SchedulingContext,
+)
 from corral.core.fullpass import FullPass
 from corral.core.limits import LimitState
 from corral.core.limits import count as count_limits
@@ -61,7 +67,7 @@ class Scheduler:
         self.policy = context.policy
         self._requests: dict[int, Request] = {}
         self._shape: object = None
-        self._held: dict[int, tuple[Job, tuple[float, tuple[Held, ...]], tuple[float, int]]] = {}
+        self._held: dict[int, tuple[Job, tuple[float, tuple[Held, ...]], tuple[float, int], int]] = {}
         self._kids: dict[tuple[object, ...], int] = {}
         self._shapes: dict[tuple[object, ...], Shape] = {}
         self._like: dict[tuple[object, ...], Request] = {}
@@ -218,6 +224,11 @@ class Scheduler:
             else:
                 part.append(req)
         self.groups, self.by_part = groups, by_part
+        if self.policy.backfill == CONSERVATIVE:
+            # The next submit reserves at once: have the release views it will ask for ready,
+            # rather than building one (a walk over every running job) inside that submit.
+            for classes in {frozenset(group[0].flat) for group in groups.values()}:
+                self.timeline.view(classes)
         self.heads = dict.fromkeys(groups, 0)
         limited: dict[str, list[Request]] = {}
         for req in run.limited_reqs:
