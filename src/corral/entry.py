@@ -36,7 +36,11 @@ def run_controller(args: argparse.Namespace) -> int:
         data_dir=data_dir, db_url=db, socket_path=Path(args.socket or data_dir / "corral.sock"),
         host=args.host, port=args.port, cluster_key=os.environ.get("CORRAL_CLUSTER_KEY") or cluster_key(data_dir))
     if args.config:
-        settings = replace(settings, **load_cluster_config(Path(args.config)))
+        try:
+            settings = replace(settings, **load_cluster_config(Path(args.config)))
+        except (OSError, ValueError, TypeError) as exc:  # TOMLDecodeError is a ValueError
+            print(f"corral controller: error: {args.config}: {exc}", file=sys.stderr)
+            return 1
     if args.kill_wait is not None:
         settings = replace(settings, kill_wait=args.kill_wait)
     serve(settings)
@@ -142,7 +146,17 @@ def parser() -> argparse.ArgumentParser:
                          help="replay a workload trace or the accounting through the scheduler")
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     sim.set_defaults(run=lambda args: run_sim(args.sim_args))
+
+    why = sub.add_parser("why", help="why a job waits, what for and when it should start")
+    why.add_argument("job_id")
+    why.set_defaults(run=lambda args: run_why([args.job_id]))
     return top
+
+
+def run_why(argv: list[str]) -> int:
+    from corral.cli.why import main as why_main
+
+    return why_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     first = next((i for i, w in enumerate(words) if w not in ("-v", "--verbose")), len(words))
     if words[first:first + 1] == ["sim"]:
         return run_sim(words[first + 1:])
+    if words[first:first + 1] == ["why"]:
+        return run_why(words[first + 1:])
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or args.command != "up" else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -182,8 +182,11 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
         if not _JOB_ID.fullmatch(job_id):
             raise CommandError(f"Invalid job id: {job_id}")
     if start:
+        # --start only fills in what was not given: the states, the sort, and the format,
+        # which it takes over from SQUEUE_FORMAT(2) as squeue does.
         req.states = frozenset({"PENDING"}) if req.states == ACTIVE_STATES else req.states
-    if long_fmt is None and fmt is None:
+        req.sort = req.sort or "S"
+    if long_fmt is None and fmt is None and not start:
         long_fmt = env.get("SQUEUE_FORMAT2") or None
         fmt = None if long_fmt else env.get("SQUEUE_FORMAT") or None
     if long_fmt is not None:

@@ -20,7 +20,7 @@ Tz = _dt.tzinfo | None
 
 DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
-START_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %R"
+START_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
 LONG_FORMAT_WIDTH = 20
 
 SHORT_STATE: dict[str, str] = {

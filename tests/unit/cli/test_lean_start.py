@@ -8,7 +8,7 @@ import sys
 import pytest
 
 COMMANDS = ["sbatch", "squeue", "scancel", "sinfo", "sacct", "scontrol", "qsub", "qstat", "qdel",
-            "bsub", "bjobs", "bkill"]
+            "bsub", "bjobs", "bkill", "sacctmgr", "sshare", "sprio", "why"]
 HEAVY = ["fastapi", "sqlalchemy", "pydantic", "httpx", "corral.core", "corral.controller",
          "corral.store", "http.client", "email"]
 

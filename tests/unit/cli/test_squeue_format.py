@@ -248,13 +248,30 @@ def test_long_listing_has_date_line_and_long_format() -> None:
                        "UNLIMITED      1 vm")
 
 
-def test_start_lists_pending_only() -> None:
-    out = run(["--start"], reference_queue())
-    assert out[0] == ("             JOBID PARTITION     NAME     USER ST          START_TIME  "
-                      "NODES NODELIST(REASON)")
-    assert out[1] == ("              2451     debug     wrap     root PD 2026-11-22T13:10:56      "
-                      "1 (Resources)")
-    assert len(out) == 4
+def test_start_lists_pending_only_by_expected_start() -> None:
+    queue = reference_queue()
+    queue[4]["estimated_start"] = T0 + 30
+    assert run(["--start"], queue) == [
+        "             JOBID PARTITION     NAME     USER ST          START_TIME  NODES SCHEDNODES"
+        "           NODELIST(REASON)",
+        "              2453     debug pend_pri     root PD 2026-11-22T13:10:26      1 (null)    "
+        "           (None)",
+        "              2451     debug     wrap     root PD 2026-11-22T13:10:56      1 (null)    "
+        "           (Resources)",
+        "              2452     debug pend_res     root PD                 N/A      1 (null)    "
+        "           (None)",
+    ]
+
+
+def test_start_yields_to_explicit_format_sort_and_states() -> None:
+    env = {"SQUEUE_FORMAT": "%j"}
+    assert squeue.parse_request(["--start"], environ=env).fields == sf.parse_format(
+        sf.START_FORMAT)
+    assert squeue.parse_request(["--start", "-o", "%i"], environ=env).fields == sf.parse_format(
+        "%i")
+    assert request("--start", "-S", "i").sort == "i"
+    assert request("--start", "-t", "R").states == frozenset({"RUNNING"})
+    assert request("--start", "-t", "all").states is None
 
 
 def test_options_errors() -> None:
