@@ -129,7 +129,7 @@ def format_job(rec: Record, now: float, tz: dt.tzinfo | None = None,
         f"TRES={job_tres(rec)}",
         f"Socks/Node=* NtasksPerN:B:S:C={per_node_tasks or 0}:0:*:* CoreSpec=*",
         f"MinCPUsNode={cpus_per_task * int(per_node_tasks or 1)} {memory} MinTmpDiskNode=0",
-        f"Features={_or_null('&'.join(rec.get('features') or []))} DelayBoot=00:00:00",
+        f"Features={_or_null(rec.get('constraint') or '')} DelayBoot=00:00:00",
         (f"OverSubscribe={'NO' if rec.get('exclusive') else 'OK'} Contiguous=0 "
          "Licenses=(null) Network=(null)"),
         f"Command={_or_null(rec.get('command'))}",

@@ -252,7 +252,7 @@ COLUMNS: dict[str, tuple[str, Getter, bool]] = {
     "w": ("WCKEY", _f("wckey"), True),
     "z": ("S:C:T", lambda j, n, t: "*:*:*", True),
     "d": ("MIN_TMP_DISK", lambda j, n, t: "0", True),
-    "f": ("FEATURES", lambda j, n, t: as_text(",".join(j.get("features") or [])), True),
+    "f": ("FEATURES", lambda j, n, t: as_text(j.get("constraint") or ""), True),
     "H": ("SOCKETS_PER_NODE", lambda j, n, t: "*", True),
     "I": ("CORES_PER_SOCKET", lambda j, n, t: "*", True),
     "J": ("THREADS_PER_CORE", lambda j, n, t: "*", True),

@@ -122,7 +122,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "end_time": end,
         "excluded_nodes": nodelist(job.get("exc_nodes")),
         "exit_code": _int(job.get("exit_code")),
-        "features": ",".join(job.get("features") or []),
+        "features": job.get("constraint") or "",
         "federation_origin": "",
         "federation_siblings_active": "",
         "federation_siblings_viable": "",
