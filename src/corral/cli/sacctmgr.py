@@ -87,7 +87,8 @@ def _split(token: str) -> tuple[str, str] | None:
 
 def parse_command(argv: Sequence[str]) -> Command:
     """Reads the command line; raises OptionError (getopt's) or CommandError (sacctmgr's)."""
-    pairs, words = parse("sacctmgr", argv, _OPTIONS, stop_at_positional=True)
+    # Options may follow the command (`sacctmgr show assoc -P`): GNU getopt permutes them.
+    pairs, words = parse("sacctmgr", argv, _OPTIONS, stop_at_positional=False)
     cmd = Command()
     for name, _ in pairs:
         if name == "immediate":

@@ -136,3 +136,10 @@ def test_unknown_format_field_and_condition(tree: dict) -> None:
         lines(tree, "show", "account", "format=colour")
     with pytest.raises(CommandError, match="Unknown condition: colour=red"):
         lines(tree, "show", "user", "where", "colour=red")
+
+
+def test_options_may_follow_the_command() -> None:
+    from corral.cli.sacctmgr import parse_command
+
+    cmd = parse_command(["show", "assoc", "format=account,user", "-P", "-n"])
+    assert (cmd.parsable, cmd.header, cmd.verb, cmd.entity) == ("P", False, "show", "association")
