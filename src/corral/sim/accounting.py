@@ -4,17 +4,22 @@ Each job that ran is submitted again at its submit (or --begin) time, with its o
 (nodes, cores, memory, GPUs, limit, partition), and runs as long as it ran then. The machine
 is the nodes the controller knows, or a made-up one (--nodes, --cpus-per-node); partitions
 come from the cluster config given, so an admin can try another layout, size or policy
-before changing production. Dependencies between jobs are not replayed.
+before changing production. The jobs run under the cluster's account tree as saved now
+(associations, QOS, limits, shares), as the controller runs them when it enforces
+associations; fair-share usage starts from none. Dependencies between jobs are not replayed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corral.core.decisions import SchedulingContext
+from corral.model.account_codec import tree_from_dict
+from corral.model.accounts import AccountTree
 from corral.model.cluster import NodeResources, Partition
 from corral.model.job import Job
 from corral.model.states import JobState, Reason
@@ -55,12 +60,14 @@ def _open(url: str | None, data_dir: str | None) -> Store:
         raise AccountingError(f"cannot open the accounting database: {error}") from None
 
 
-def _recorded_nodes(records: dict[str, dict[str, object]]) -> tuple[NodeResources, ...]:
+def _recorded_nodes(records: dict[str, dict[str, object]],
+                    features: Mapping[str, frozenset[str]]) -> tuple[NodeResources, ...]:
     nodes = []
     for name, r in sorted(records.items()):
         cpus, memory, gpus = int(r["cpus"]), int(r["memory"]), int(r.get("gpus") or 0)  # type: ignore[call-overload]
         nodes.append(NodeResources(name, cpus, memory, gpus, r.get("gpu_type"),  # type: ignore[arg-type]
-                                   cpus, memory, tuple(range(gpus))))
+                                   cpus, memory, tuple(range(gpus)),
+                                   features=features.get(name, frozenset())))
     return tuple(nodes)
 
 
@@ -76,27 +83,40 @@ def from_accounting(url: str | None, data_dir: str | None, *,
                     partitions: Sequence[Partition] = (), start: float | None = None,
                     end: float | None = None, nodes: int | None = None,
                     cpus_per_node: int | None = None, memory_per_node: int | None = None,
-                    max_jobs: int | None = None) -> Workload:
+                    max_jobs: int | None = None,
+                    features: Mapping[str, frozenset[str]] | None = None,
+                    accounts: bool = True) -> Workload:
+    """`accounts`: run the jobs under the saved account tree (the controller's
+    enforce_associations), else without accounting."""
     store = _open(url, data_dir)
     try:
         history = store.history(start=start, end=end)
         recorded = store.load_nodes()
+        saved_tree = store.load_accounts() if accounts else None
     finally:
         store.close()
+    features = features or {}
     notes: list[str] = []
+    tree: AccountTree | None = None
+    if saved_tree is not None:
+        try:
+            tree = tree_from_dict(saved_tree)
+        except ValueError as error:
+            raise AccountingError(f"the saved account tree is unreadable: {error}") from None
     if nodes is not None or cpus_per_node is not None or not recorded:
-        known = _recorded_nodes(recorded)
+        known = _recorded_nodes(recorded, features)
         count = nodes or len(known) or 1
         cpus = cpus_per_node or (known[0].cpus if known else 1)
         memory = memory_per_node or (max(n.memory for n in known) if known else 0)
         machine_nodes = make_nodes(count, cpus, memory,
-                                   names=[n for p in partitions for n in p.nodes])
+                                   names=[n for p in partitions for n in p.nodes],
+                                   features=features)
     else:
-        machine_nodes = _recorded_nodes(recorded)
+        machine_nodes = _recorded_nodes(recorded, features)
     parts = {p.name: p for p in partitions} or {DEFAULT_PARTITION.name: DEFAULT_PARTITION}
     machine = Machine(machine_nodes, parts)
     fallback = default_partition(parts)
-    feasible = Feasibility(machine)
+    feasible = Feasibility(machine, SchedulingContext(accounts=tree))
     skipped: Counter[str] = Counter()
     requests: list[Request] = []
     moved = 0
@@ -125,4 +145,4 @@ def from_accounting(url: str | None, data_dir: str | None, *,
         notes.append(f"{moved} jobs ran in partitions this configuration lacks: they are "
                      f"replayed in {fallback.name}")
     source = url or str(Path(data_dir or ".") / "corral.db")
-    return Workload(machine, requests, f"accounting ({source})", skipped, notes)
+    return Workload(machine, requests, f"accounting ({source})", skipped, notes, tree)

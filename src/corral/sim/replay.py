@@ -21,8 +21,13 @@ change its answer (`exact=True` asks the uncut one; the tests compare both start
 
 Whether a job fits now is read from counts of nodes by free cores, kept as jobs start and
 end; that is exact for plain workloads (no memory, GPUs, node lists, exclusive nodes or
-constraints, basic priority). Any other workload is replayed uncut. The cuts lean on what the
+constraints, basic priority, no account limits). Any other workload is replayed uncut. The cuts lean on what the
 core decides from, so tests/unit/sim checks them against uncut passes on random workloads.
+
+With multifactor priority and a fair-share weight, usage accrues as in the controller
+(controller/accounting.py): before each instant all usage decays over the time since the
+last one, and each running job is charged its cores for that time (times its QOS
+UsageFactor); the pass sees the usage so far. The replay starts from no usage.
 """
 
 from __future__ import annotations
@@ -32,13 +37,15 @@ import math
 import time
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from corral.core.cycle import CycleResult, run_cycle
-from corral.core.decisions import CONSERVATIVE, EASY, FIFO, SchedulingContext, SchedulingPolicy
+from corral.core.decisions import CONSERVATIVE, EASY, FIFO, SchedulingContext
+from corral.core.fairshare import charge, decay_all, new_usage
 from corral.core.lifecycle import apply
-from corral.core.priority import BASIC, basic_priority
-from corral.core.selection import give_back, per_node_request
+from corral.core.priority import BASIC, MULTIFACTOR, basic_priority
+from corral.core.selection import per_node_request
+from corral.model.accounts import AccountTree
 from corral.model.cluster import NodeResources
 from corral.model.events import JobAllocated, JobFinished
 from corral.model.job import Job, NodeAllocation
@@ -99,17 +106,30 @@ class Replay:
 
 
 def _use(node: NodeResources, alloc: NodeAllocation) -> NodeResources:
+    # Built directly: dataclasses.replace costs three times as much, on every start and end.
     taken = set(alloc.gpu_indices)
     return NodeResources(node.name, node.cpus, node.memory, node.gpus, node.gpu_type,
                          node.free_cpus - alloc.cpus, node.free_memory - alloc.memory,
                          tuple(g for g in node.free_gpus if g not in taken), node.available,
-                         idle=False)
+                         False, node.features)
+
+
+def _release(node: NodeResources, alloc: NodeAllocation) -> NodeResources:
+    # Not core.selection.give_back: that one drops the node's features.
+    free_cpus = min(node.cpus, node.free_cpus + alloc.cpus)
+    free_memory = min(node.memory, node.free_memory + alloc.memory)
+    gpus = (tuple(sorted(set(node.free_gpus) | set(alloc.gpu_indices))) if alloc.gpu_indices
+            else node.free_gpus)
+    idle = free_cpus == node.cpus and free_memory == node.memory and len(gpus) == node.gpus
+    return NodeResources(node.name, node.cpus, node.memory, node.gpus, node.gpu_type, free_cpus,
+                         free_memory, gpus, node.available, idle, node.features)
 
 
 def plain(machine: Machine, requests: Iterable[Request], context: SchedulingContext) -> bool:
     """Whether a job fits now exactly when enough nodes have enough free cores (see above)."""
-    if context.policy.priority.type != BASIC or not all(n.available for n in machine.nodes):
-        return False
+    if (context.policy.priority.type != BASIC or context.accounts is not None
+            or not all(n.available for n in machine.nodes)):
+        return False  # priorities that move, or limits, decide beyond what is free
     return all(not (r.job.spec.req_nodes or r.job.spec.exc_nodes or r.job.spec.gpus_per_node
                     or r.job.spec.exclusive or r.job.mem_per_node or r.job.spec.constraint)
                for r in requests)
@@ -157,6 +177,10 @@ class _State:
         self.backfilled: set[int] = set()
         self.busy_cpus = 0
         self.passes = 0
+        priority = context.policy.priority
+        self.fairshare = (context.accounts is not None and priority.type == MULTIFACTOR
+                          and priority.weight_fairshare > 0)
+        self.accrued_at: int | None = None
 
     def queue_key(self, job: Job) -> tuple[int, int, float, int]:
         """The order the core takes pending jobs in under priority/basic."""
@@ -178,6 +202,24 @@ class _State:
                 self.open.discard(name)
 
     # -- events ---------------------------------------------------------------------------------
+
+    def accrue(self, now: int) -> None:
+        """Fair-share usage up to `now`: decayed, and charged for what ran since the last call."""
+        if not self.fairshare:
+            return
+        since, self.accrued_at = self.accrued_at, now
+        if since is None or now <= since:
+            return
+        half_life = self.context.policy.priority.decay_half_life
+        usage = decay_all(self.context.usage, now - since, half_life)
+        tree = self.context.accounts
+        assert tree is not None
+        for job in self.running.values():
+            qos = tree.qos.get(job.spec.qos or tree.default_qos)
+            amount = new_usage(now - since, job.num_cpus, half_life,
+                               qos.usage_factor if qos else 1.0)
+            usage = charge(usage, (job.spec.account or "", job.spec.user), amount)
+        self.context = replace(self.context, usage=usage)
 
     def arrive(self, job: Job) -> None:
         self.pending[job.job_id] = job
@@ -209,7 +251,7 @@ class _State:
         killed = limit is not None and request.run_s > limit
         ended = apply(job, JobFinished(timed_out=killed, end_time=now), now).job
         for name, alloc in job.allocation.items():
-            self._set_node(name, give_back(self.nodes[name], alloc))
+            self._set_node(name, _release(self.nodes[name], alloc))
             self.busy_cpus -= alloc.cpus
         self.outcomes.append(Outcome(
             job_id=job_id, origin=request.origin, user=request.user, account=request.account,
@@ -350,16 +392,22 @@ class _State:
         return chosen[:kept]
 
 
-def context_for(policy: str) -> SchedulingContext:
-    """The controller's defaults with the named backfill mode."""
-    return SchedulingContext(policy=SchedulingPolicy(backfill=policy))
+def context_for(backfill: str, base: SchedulingContext | None = None,
+                accounts: AccountTree | None = None) -> SchedulingContext:
+    """`base` (the controller's defaults where None) with the named backfill mode; the
+    workload's account tree where `base` has none."""
+    base = base or SchedulingContext(accounts=accounts)
+    return replace(base, policy=replace(base.policy, backfill=backfill))
 
 
 def replay(workload: Workload, policy: str | SchedulingContext = EASY, *, exact: bool = False,
            progress: Progress | None = None) -> Replay:
-    """Replays every request; `progress(done, total)` is called now and then."""
+    """Replays every request; `progress(done, total)` is called now and then. A policy
+    named by its backfill mode runs with the controller's defaults and the workload's
+    account tree."""
     clock = time.perf_counter()
-    context = policy if isinstance(policy, SchedulingContext) else context_for(policy)
+    context = (policy if isinstance(policy, SchedulingContext)
+               else context_for(policy, accounts=workload.accounts))
     state = _State(workload, context, exact)
     arrivals = sorted(workload.requests, key=lambda r: (r.job.submit_time, r.job.job_id))
     series = Series()
@@ -374,6 +422,7 @@ def replay(workload: Workload, policy: str | SchedulingContext = EASY, *, exact:
         if math.isinf(now):
             break
         now = int(now)
+        state.accrue(now)
         while state.ends and state.ends[0][0] == now:
             state.finish(heapq.heappop(state.ends)[1], now)
         while nxt < total and arrivals[nxt].job.submit_time == now:

@@ -34,6 +34,7 @@ class Results:
     skipped: Counter[str]
     notes: list[str]
     runs: list[tuple[Replay, Summary]] = field(default_factory=list)
+    skipped_at: dict[str, int] = field(default_factory=dict)  # first trace line, by reason
 
 
 # -- terminal -----------------------------------------------------------------------------------
@@ -43,14 +44,20 @@ def _hours(seconds: float) -> str:
     return f"{seconds:,.0f} s" if seconds < 3600 else f"{seconds:,.0f} s ({seconds / 3600:.1f} h)"
 
 
+def _span(seconds: int) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds} s"
+
+
 def table(results: Results) -> str:
     header = ("policy", "jobs", "util", "mean wait", "median wait", "p95 wait", "bsld",
               "makespan", "killed", "replay")
     rows = [header]
     for _, s in results.runs:
-        rows.append((s.policy, str(s.jobs), f"{s.utilization:.3f}", _hours(s.mean_wait_s),
+        rows.append((s.policy, f"{s.jobs:,}", f"{s.utilization:.3f}", _hours(s.mean_wait_s),
                      _hours(s.median_wait_s), _hours(s.p95_wait_s),
-                     f"{s.mean_bounded_slowdown:.2f}", f"{s.makespan_s / 86400:.1f} d",
+                     f"{s.mean_bounded_slowdown:.2f}", _span(s.makespan_s),
                      str(s.killed_at_limit), f"{s.replay_s:.1f} s"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
@@ -58,10 +65,35 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def group_lines(results: Results, attr: str, top: int = 10) -> list[str]:
+    """Mean wait per account (or user) under each policy, the `top` with most jobs."""
+    groups: list[dict[str, GroupWait]] = [dict(getattr(s, attr)) for _, s in results.runs]
+    if not groups or len(groups[0]) < 2:
+        return []  # one group's wait is the table's mean wait
+    names = sorted(groups[0], key=lambda n: (-groups[0][n].jobs, n))
+    word = "account" if attr == "per_account" else "user"
+    rows = [(word, "jobs", *(f"wait: {s.policy}" for _, s in results.runs))]
+    rows += [(name, str(groups[0][name].jobs), *(_hours(g[name].mean_wait_s) for g in groups))
+             for name in names[:top]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [f"mean wait by {word}" + (f" (the {top} with most jobs, of {len(names)})"
+                                       if len(names) > top else "") + ":"]
+    lines += ["  " + "  ".join(c.rjust(w) if i else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+              for r in rows]
+    return lines
+
+
+def _first_line(results: Results, reason: str) -> str:
+    line = results.skipped_at.get(reason)
+    return f" (first at line {line})" if line is not None else ""
+
+
 def skipped_lines(results: Results) -> list[str]:
     total = sum(results.skipped.values())
     lines = [f"skipped {total} jobs" + (":" if total else "")]
-    lines += [f"  {count:>8}  {reason}" for reason, count in results.skipped.most_common()]
+    lines += [f"  {count:>8}  {reason}" + _first_line(results, reason)
+              for reason, count in results.skipped.most_common()]
     return lines
 
 
@@ -79,6 +111,7 @@ def write_json(results: Results, path: Path) -> None:
         "machine": results.machine,
         "total_cpus": results.total_cpus,
         "skipped_by_reason": dict(results.skipped.most_common()),
+        "first_skipped_line": results.skipped_at,
         "notes": results.notes,
         "policies": [_summary_json(s, r) for r, s in results.runs],
     }
@@ -138,7 +171,13 @@ def figures(results: Results) -> dict[str, str]:
     util_ax.set_ylim(0, 105)
     util_ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(runs), frameon=False)
     over_time.suptitle(f"Utilization and queue length (means over {BINS} equal spans)")
-    queue_ax.set_ylabel("jobs waiting")
+    peaks = [max(replay.series.queued, default=0) for replay, _ in runs]
+    if len(peaks) > 1 and max(peaks) > 20 * max(1, min(peaks)):
+        # One policy's queue dwarfs the others': a log scale keeps theirs readable.
+        queue_ax.set_yscale("symlog", linthresh=10)
+        queue_ax.set_ylabel("jobs waiting (log above 10)")
+    else:
+        queue_ax.set_ylabel("jobs waiting")
     queue_ax.set_xlabel("days since the first submit")
     for ax in (util_ax, queue_ax):
         ax.grid(alpha=0.3)
@@ -211,10 +250,10 @@ def _group_table(title: str, runs: Sequence[Summary], attr: str) -> str:
 
 
 def render_html(results: Results) -> str:
-    summary_rows = [(s.policy, s.jobs, f"{s.utilization:.3f}", _hours(s.mean_wait_s),
+    summary_rows = [(s.policy, f"{s.jobs:,}", f"{s.utilization:.3f}", _hours(s.mean_wait_s),
                      _hours(s.median_wait_s), _hours(s.p95_wait_s),
-                     f"{s.mean_bounded_slowdown:.2f}", f"{s.makespan_s / 86400:.1f} d",
-                     s.killed_at_limit, s.backfilled, f"{s.replay_s:.1f} s")
+                     f"{s.mean_bounded_slowdown:.2f}", _span(s.makespan_s),
+                     f"{s.killed_at_limit:,}", f"{s.backfilled:,}", f"{s.replay_s:.1f} s")
                     for _, s in results.runs]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -230,7 +269,9 @@ def render_html(results: Results) -> str:
     skipped = sum(results.skipped.values())
     parts.append(f"<p>{skipped} trace jobs were skipped" + (":" if skipped else ".") + "</p>")
     if skipped:
-        parts.append(_table(("reason", "jobs"), results.skipped.most_common()))
+        parts.append(_table(("reason", "jobs", "first at line"),
+                            [(reason, f"{count:,}", results.skipped_at.get(reason, ""))
+                             for reason, count in results.skipped.most_common()]))
     for note in results.notes:
         parts.append(f"<p class='note'>Note: {html.escape(note)}</p>")
     for title, png in figures(results).items():

@@ -5,17 +5,21 @@ gets whole nodes where P is a multiple of C and shares a node otherwise. Its req
 rounded up to whole minutes as Slurm keeps limits, is its time limit; where the trace has none,
 the partition's default (or maximum) applies, and failing both the job's own run time does (a
 perfect estimate; the summary counts these jobs). Memory is not modelled: SWF rarely has it.
+Users and groups become users and accounts; for fair-share, `flat_tree` files every user
+under each group it submitted from, one share each, as `sacctmgr` would be set up by hand.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from corral.core.cycle import run_cycle
+from corral.core.decisions import DEFAULT_CONTEXT, SchedulingContext
 from corral.core.selection import per_node_request
+from corral.model.accounts import ROOT, Account, AccountTree, Association, User
 from corral.model.cluster import NodeResources, Partition
 from corral.model.job import Job, JobSpec
 from corral.model.states import JobState, Reason
@@ -53,11 +57,17 @@ class Workload:
     source: str
     skipped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    # The account tree the jobs run under (limits, QOS, fair-share); None: no accounting.
+    accounts: AccountTree | None = None
+    # The first trace line skipped for each reason, so that a user can look at one.
+    skipped_at: dict[str, int] = field(default_factory=dict)
 
 
 def make_nodes(count: int, cpus: int, memory: int = 0, gpus: int = 0,
-               names: Sequence[str] = ()) -> tuple[NodeResources, ...]:
-    """`names` first (nodes a cluster config names), then node0001… up to `count`."""
+               names: Sequence[str] = (),
+               features: Mapping[str, frozenset[str]] | None = None) -> tuple[NodeResources, ...]:
+    """`names` first (nodes a cluster config names), then node0001… up to `count`;
+    `features` as cluster.toml's [[nodes]] give them."""
     chosen = list(dict.fromkeys(names))
     width = max(4, len(str(count)))
     serial = 0
@@ -67,7 +77,9 @@ def make_nodes(count: int, cpus: int, memory: int = 0, gpus: int = 0,
         name = f"node{serial:0{width}d}"
         if name not in taken:
             chosen.append(name)
-    return tuple(NodeResources(n, cpus, memory, gpus, None, cpus, memory, tuple(range(gpus)))
+    features = features or {}
+    return tuple(NodeResources(n, cpus, memory, gpus, None, cpus, memory, tuple(range(gpus)),
+                               features=features.get(n, frozenset()))
                  for n in chosen)
 
 
@@ -112,8 +124,9 @@ class Feasibility:
     """Whether a job could ever start on the idle machine, asked of the core itself (a job it
     never starts would wait for ever); answers are cached per request shape."""
 
-    def __init__(self, machine: Machine) -> None:
+    def __init__(self, machine: Machine, context: SchedulingContext = DEFAULT_CONTEXT) -> None:
         self.machine = machine
+        self.context = context
         self.view = {n.name: n for n in machine.nodes}
         self.cache: dict[tuple[object, ...], Reason | None] = {}
 
@@ -123,9 +136,13 @@ class Feasibility:
                      and (job.time_limit is None or job.time_limit > partition.max_time))
         need = per_node_request(job.spec, job.mem_per_node)
         key = (job.partition, over_time, job.spec.num_nodes, need, job.spec.req_nodes,
-               job.spec.exc_nodes)
+               job.spec.exc_nodes, job.spec.constraint)
+        if self.context.accounts is not None:
+            # Per-job limits (MaxWall, MaxTRES) and the association itself decide too.
+            key += (job.spec.account, job.spec.user, job.spec.qos, job.time_limit)
         if key not in self.cache:
-            result = run_cycle([job], [], self.view, self.machine.partitions, job.submit_time)
+            result = run_cycle([job], [], self.view, self.machine.partitions, job.submit_time,
+                               self.context)
             self.cache[key] = None if result.starts else result.reasons.get(job.job_id,
                                                                              Reason.RESOURCES)
         return self.cache[key]
@@ -135,6 +152,14 @@ def _name(number: int | None, names: Mapping[int, str], prefix: str) -> str | No
     if number is None:
         return None
     return names.get(number) or f"{prefix}{number}"
+
+
+def _user(job: TraceJob) -> str:
+    return f"user{job.user}" if job.user is not None else "unknown"
+
+
+def _account(job: TraceJob) -> str:
+    return f"group{job.group}" if job.group is not None else "unknown"
 
 
 def _time_limit(job: TraceJob, partition: Partition) -> tuple[int, bool]:
@@ -147,23 +172,41 @@ def _time_limit(job: TraceJob, partition: Partition) -> tuple[int, bool]:
     return max(1, math.ceil(job.run / 60)), True
 
 
+def flat_tree(pairs: Iterable[tuple[str, str]]) -> AccountTree:
+    """Each (account, user) pair an association with one share, every account under root;
+    a user's default account is the first one seen."""
+    accounts = {ROOT: Account(ROOT, None)}
+    associations: dict[tuple[str, str], Association] = {}
+    users: dict[str, User] = {}
+    for account, user in pairs:
+        accounts.setdefault(account, Account(account))
+        associations.setdefault((account, user), Association(user, account))
+        users.setdefault(user, User(user, account))
+    return AccountTree(accounts, associations, users)
+
+
 def from_trace(trace: Trace, *, nodes: int | None = None, cpus_per_node: int | None = None,
-               partitions: Sequence[Partition] = (), source: str = "trace") -> Workload:
+               partitions: Sequence[Partition] = (), source: str = "trace",
+               features: Mapping[str, frozenset[str]] | None = None,
+               accounts: bool = False) -> Workload:
+    """The trace's jobs on its machine; `accounts`: under a `flat_tree` of its groups and
+    users, for fair-share."""
     notes: list[str] = []
     count, cpn = machine_shape(trace, nodes, cpus_per_node, notes)
     parts = {p.name: p for p in partitions} or {DEFAULT_PARTITION.name: DEFAULT_PARTITION}
     named = [n for p in parts.values() for n in p.nodes]
-    machine = Machine(make_nodes(count, cpn, names=named), parts)
+    machine = Machine(make_nodes(count, cpn, names=named, features=features), parts)
     fallback = default_partition(parts)
-    feasible = Feasibility(machine)
-    workload = Workload(machine, [], source, Counter(trace.skipped), notes)
+    tree = flat_tree((_account(j), _user(j)) for j in trace.jobs) if accounts else None
+    feasible = Feasibility(machine, SchedulingContext(accounts=tree))
+    workload = Workload(machine, [], source, Counter(trace.skipped), notes, tree,
+                        dict(trace.first_skipped_line))
     from_run = 0
     for job in trace.jobs:
         wanted = _name(job.partition, trace.partitions, "p") or _name(job.queue, trace.queues, "q")
         partition = parts.get(wanted or "", fallback)
         limit, guessed = _time_limit(job, partition)
-        user = f"user{job.user}" if job.user is not None else "unknown"
-        account = f"group{job.group}" if job.group is not None else "unknown"
+        user, account = _user(job), _account(job)
         job_id = len(workload.requests) + 1
         sim_job = make_job(job_id, job.submit, partition, nodes=math.ceil(job.procs / cpn),
                            tasks=job.procs, time_limit=limit, user=user, account=account,

@@ -56,8 +56,11 @@ def test_table_and_skipped_summary_are_printed(run: tuple[Path, str]) -> None:
     for reason in ("unknown (negative) run time", "no processor count",
                    "malformed: 5 fields instead of 18", "never starts on this machine"):
         assert reason in stdout
+    # Each reason names its first line, so that a user can look at it.
+    assert "malformed: 5 fields instead of 18 (first at line 126)" in stdout
     for policy in POLICIES:
         assert any(line.startswith(policy) for line in stdout.splitlines())
+    assert "mean wait by account:" in stdout
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -71,6 +74,7 @@ def test_reported_numbers_follow_from_the_records(run: tuple[Path, str]) -> None
     assert [p["policy"] for p in document["policies"]] == POLICIES
     assert document["total_cpus"] == 16
     assert sum(document["skipped_by_reason"].values()) == 4
+    assert document["first_skipped_line"]["no processor count"] == 125
     for entry in document["policies"]:
         records = entry["records"]
         assert entry["jobs"] == len(records) == 120 and entry["skipped"] == 4
