@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from corral.core.features import BadConstraint, parse_constraint
 from corral.model.cluster import NodeResources, Partition
@@ -72,8 +72,7 @@ def give_back(node: NodeResources, alloc: NodeAllocation) -> NodeResources:
     free_mem = min(node.memory, node.free_memory + alloc.memory)
     gpus = tuple(sorted(set(node.free_gpus) | set(alloc.gpu_indices)))
     idle = free_cpus == node.cpus and free_mem == node.memory and len(gpus) == node.gpus
-    return NodeResources(node.name, node.cpus, node.memory, node.gpus, node.gpu_type, free_cpus,
-                         free_mem, gpus, node.available, idle)
+    return replace(node, free_cpus=free_cpus, free_memory=free_mem, free_gpus=gpus, idle=idle)
 
 
 def place(job: Job, need: PerNode, candidates: Iterable[NodeResources]) -> list[NodeResources] | None:
