@@ -62,6 +62,10 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
+# Passes over fewer jobs than this are decided in the event loop (they take milliseconds).
+INLINE_PASS = 2000
+
+
 class Controller:
     """Holds the live state and runs the scheduling loop; the routes below call into it."""
 
@@ -87,8 +91,11 @@ class Controller:
             await asyncio.sleep(0)  # let submits that arrived together land in one pass
             try:
                 plan = self.jobs.plan_pass()
-                # The pass itself runs beside the event loop, so that the API keeps answering.
-                result = await asyncio.to_thread(self.jobs.decide, plan)
+                if len(plan.candidates) + len(plan.active) < INLINE_PASS:
+                    result = self.jobs.decide(plan)  # a few ms: no thread hand-off delay
+                else:
+                    # A big pass runs beside the event loop, so that the API keeps answering.
+                    result = await asyncio.to_thread(self.jobs.decide, plan)
                 self.jobs.apply_pass(plan, result)
                 self.jobs.purge()
                 for job_id in self.record_cache.keys() - self.jobs.jobs.keys():
