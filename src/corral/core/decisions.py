@@ -33,6 +33,9 @@ class SchedulingPolicy:
     preempt_mode: PreemptMode = PreemptMode.CANCEL  # for QOS that do not name their own
     preempt_depth: int = 100  # jobs that may try to preempt per pass
     enforce_limits: bool = True  # AccountingStorageEnforce=limits,qos
+    # An estimated start for every waiting job (squeue --start); a replay that never reads
+    # them turns them off and saves a planner walk per pass.
+    estimates: bool = True
 
     def __post_init__(self) -> None:
         if self.backfill not in BACKFILL_MODES:

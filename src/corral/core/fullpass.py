@@ -257,6 +257,9 @@ class FullPass:
         return False
 
     def plan(self) -> None:
+        if not self.s.policy.estimates:
+            self.s.planner = None
+            return
         planner = Planner(self.pool, self.s.timeline, self.now)
         self.s.planner = planner
         place, pool, now, exact, estimates = (planner.place, self.pool, self.now, self.exact,

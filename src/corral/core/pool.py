@@ -63,13 +63,30 @@ class NodePool:
         for p in partitions.values():
             for name in p.nodes:
                 listed.setdefault(name, []).append(p.name)
+        # Built once per pass (the simulator: once per instant), so the loop is kept lean:
+        # most nodes share their partition set, and appends are bound methods.
+        everywhere = frozenset(all_nodes)
+        part_sets: dict[tuple[str, ...], frozenset[str]] = {}
+        add_cpus, add_mem, add_gpus = (self.free_cpus.append, self.free_mem.append,
+                                       self.free_gpus.append)
         for i, node in enumerate(nodes.values()):
-            parts = frozenset(all_nodes + listed.get(node.name, []))
+            extra = listed.get(node.name)
+            if extra is None:
+                parts = everywhere
+            else:
+                parts = part_sets.get(tuple(extra))  # type: ignore[assignment]
+                if parts is None:
+                    parts = part_sets[tuple(extra)] = frozenset(all_nodes + extra)
             key = (node.cpus, node.memory, node.gpus, node.gpu_type, node.features, parts)
-            members.setdefault(key, []).append(i)
-            self.free_cpus.append(min(node.free_cpus, node.cpus))
-            self.free_mem.append(min(node.free_memory, node.memory))
-            self.free_gpus.append(tuple(node.free_gpus))
+            group = members.get(key)
+            if group is None:
+                members[key] = [i]
+            else:
+                group.append(i)
+            cpus, mem = node.free_cpus, node.free_memory
+            add_cpus(cpus if cpus < node.cpus else node.cpus)
+            add_mem(mem if mem < node.memory else node.memory)
+            add_gpus(tuple(node.free_gpus))
         self.classes: list[NodeClass] = []
         self.cls = [0] * len(self.names)
         for cid, (key, idxs) in enumerate(members.items()):
@@ -79,11 +96,19 @@ class NodePool:
             for i in idxs:
                 self.cls[i] = cid
         self.up = [sum(1 for i in c.members if self.available[i]) for c in self.classes]
-        self._sigs: list[list[Sig]] = [[] for _ in self.classes]
         self._buckets: list[dict[Sig, dict[int, None]]] = [{} for _ in self.classes]
+        buckets, cls, available = self._buckets, self.cls, self.available
+        free_cpus, free_mem, free_gpus = self.free_cpus, self.free_mem, self.free_gpus
         for i in range(len(self.names)):
-            if self.available[i]:
-                self._add(i)
+            if available[i]:
+                sig = (len(free_gpus[i]), free_cpus[i], free_mem[i])
+                by_sig = buckets[cls[i]]
+                bucket = by_sig.get(sig)
+                if bucket is None:
+                    by_sig[sig] = {i: None}
+                else:
+                    bucket[i] = None
+        self._sigs: list[list[Sig]] = [sorted(by_sig) for by_sig in buckets]
         self._compat: dict[tuple[object, ...], tuple[tuple[int, ...], ...]] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------

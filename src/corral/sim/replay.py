@@ -138,7 +138,8 @@ def plain(machine: Machine, requests: Iterable[Request], context: SchedulingCont
 class _State:
     def __init__(self, workload: Workload, context: SchedulingContext, exact: bool) -> None:
         machine = workload.machine
-        self.context = context
+        # The replay reads starts and reservations, never the estimates of the rest.
+        self.context = replace(context, policy=replace(context.policy, estimates=False))
         self.mode = context.policy.backfill
         self.partitions = machine.partitions
         self.exact = exact or not plain(machine, workload.requests, context)

@@ -122,3 +122,17 @@ def test_invariants_hold_after_every_pass(requests: list[tuple[int, int, int | N
     assert all(used[n] <= view[n].cpus for n in used)  # never over-allocated
     started = {s.job_id for s in result.starts}
     assert all(p.job_id in started or p.job_id in result.reasons for p in pending)
+
+
+def test_without_estimates_the_decisions_are_the_same() -> None:
+    from corral.core.decisions import SchedulingContext, SchedulingPolicy
+
+    busy = running(job(1, cpus=4, limit=10), {"n1": NodeAllocation(4, 100)}, 0.0)
+    pending = [job(2, nodes=2, cpus=4), job(3, cpus=4, limit=5), job(4, cpus=4, limit=20)]
+    view = occupy(nodes(2), [busy])
+    full = run_cycle(pending, [busy], view, MAIN, 60.0)
+    lean = run_cycle(pending, [busy], view, MAIN, 60.0,
+                     SchedulingContext(SchedulingPolicy(estimates=False)))
+    assert (lean.starts, lean.reasons, lean.reservations) == (full.starts, full.reasons,
+                                                              full.reservations)
+    assert 4 not in lean.estimates and full.estimates[4] == 1200.0
