@@ -8,7 +8,6 @@ default layouts, as in sprio.
 from __future__ import annotations
 
 import os
-import pwd
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +15,9 @@ from typing import Any
 
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
+from corral.cli.sortspec import apply_sort_spec
 from corral.cli.squeue_format import pad
+from corral.cli.users import resolve_users
 from corral.client import Client
 
 Job = Mapping[str, Any]
@@ -287,38 +288,13 @@ def _sort_keys(weights: Weights) -> dict[str, Callable[[Job], Any] | None]:
 
 def sort_jobs(jobs: Sequence[Job], spec: str, weights: Weights) -> list[Job]:
     """-S: keys applied right to left with stable sorts, so the leftmost wins; `-` descends."""
-    keys = _sort_keys(weights)
-    ordered = list(jobs)
-    for i in range(len(spec) - 1, -1, -1):
-        letter = spec[i]
-        if letter in ",+-":
-            continue
-        if letter not in keys:
-            raise CommandError(f"Invalid sort specification: {letter}")
-        key = keys[letter]
-        if key is not None:
-            ordered.sort(key=key, reverse=i > 0 and spec[i - 1] == "-")
-    return ordered
+    try:
+        return apply_sort_spec(list(jobs), spec, _sort_keys(weights))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- command
-
-
-def resolve_users(names: Sequence[str]) -> tuple[set[str], list[str]]:
-    """The users' names and uids as strings, and the names that are no known user."""
-    known: set[str] = set()
-    invalid: list[str] = []
-    for name in names:
-        try:
-            entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
-        except (KeyError, OverflowError):
-            if name.isdigit():
-                known.add(name)
-            else:
-                invalid.append(name)
-            continue
-        known.update({entry.pw_name, str(entry.pw_uid)})
-    return known, invalid
 
 
 def listing(req: Request, reply: Mapping[str, Any], users: set[str] | None) -> list[str]:

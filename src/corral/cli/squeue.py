@@ -15,6 +15,7 @@ from corral.cli import squeue_format as sf
 from corral.cli import squeue_sort
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
+from corral.cli.users import resolve_users
 from corral.client import Client, ClientError
 from corral.clock import system_clock
 from corral.model.arrays import parse_indices
@@ -203,23 +204,6 @@ def _current_user() -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
-
-
-def resolve_users(names: Iterable[str]) -> tuple[set[str], list[str]]:
-    """The users' names and uids as strings, and the names that are no known user."""
-    known: set[str] = set()
-    invalid: list[str] = []
-    for name in names:
-        try:
-            entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
-        except (KeyError, OverflowError):
-            if name.isdigit():
-                known.add(name)
-            else:
-                invalid.append(name)
-            continue
-        known.update({entry.pw_name, str(entry.pw_uid)})
-    return known, invalid
 
 
 def _matches_id(job: Mapping[str, Any], wanted: Sequence[str]) -> bool:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from corral.cli.sortspec import apply_sort_spec
 from corral.cli.squeue_format import (
     SHORT_STATE,
     Job,
@@ -87,15 +88,4 @@ def sort_jobs(jobs: Iterable[Job], spec: str | None, now: float) -> list[Job]:
     # squeue's first pass (sort_jobs_by_start_time) runs before its clock is read, so a job
     # without a start time ranks as time 0+100 there: after every real one.
     ordered.sort(key=lambda job: float(start_of(job) or 0), reverse=True)
-    keys = _sort_keys(now)
-    text = spec or DEFAULT_SORT
-    for i in range(len(text) - 1, -1, -1):
-        letter = text[i]
-        if letter in ",+-":
-            continue
-        if letter not in keys:
-            raise ValueError(f"Invalid sort specification: {letter}")
-        key = keys[letter]
-        if key is not None:
-            ordered.sort(key=key, reverse=i > 0 and text[i - 1] == "-")
-    return ordered
+    return apply_sort_spec(ordered, spec or DEFAULT_SORT, _sort_keys(now))
