@@ -6,8 +6,8 @@ plain dicts. Decoding rejects malformed data with a ValueError that names the pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from corral.model.accounts import (
     ROOT,
@@ -256,33 +256,31 @@ def tree_to_dict(tree: AccountTree) -> dict[str, Any]:
     }
 
 
+V = TypeVar("V")
+
+
+def _keyed(d: Mapping[str, Any], key: str, decode: Callable[[Any], V],
+           name_of: Callable[[V], Hashable], what: str) -> dict[Any, V]:
+    """One list of the tree, decoded and keyed; an entry given twice is a ValueError."""
+    out: dict[Any, V] = {}
+    for item in _list(d, key):
+        value = decode(item)
+        name = name_of(value)
+        if name in out:
+            shown = "@".join(reversed(name)) if isinstance(name, tuple) else name
+            raise ValueError(f"account tree: {what} {shown} appears twice")
+        out[name] = value
+    return out
+
+
 def tree_from_dict(data: Any) -> AccountTree:
     """Decodes and validates a whole tree; duplicates and inconsistencies are ValueErrors."""
     d = _mapping(data, "account tree")
-    accounts: dict[str, Account] = {}
-    for item in _list(d, "accounts"):
-        account = account_from_dict(item)
-        if account.name in accounts:
-            raise ValueError(f"account tree: account {account.name} appears twice")
-        accounts[account.name] = account
-    associations: dict[tuple[str, str], Association] = {}
-    for item in _list(d, "associations"):
-        assoc = association_from_dict(item)
-        if assoc.key in associations:
-            raise ValueError(f"account tree: association {assoc.user}@{assoc.account} appears twice")
-        associations[assoc.key] = assoc
-    users: dict[str, User] = {}
-    for item in _list(d, "users"):
-        user = user_from_dict(item)
-        if user.name in users:
-            raise ValueError(f"account tree: user {user.name} appears twice")
-        users[user.name] = user
-    qos: dict[str, Qos] = {}
-    for item in _list(d, "qos"):
-        q = qos_from_dict(item)
-        if q.name in qos:
-            raise ValueError(f"account tree: qos {q.name} appears twice")
-        qos[q.name] = q
+    accounts = _keyed(d, "accounts", account_from_dict, lambda a: a.name, "account")
+    associations = _keyed(d, "associations", association_from_dict, lambda a: a.key,
+                          "association")
+    users = _keyed(d, "users", user_from_dict, lambda u: u.name, "user")
+    qos = _keyed(d, "qos", qos_from_dict, lambda q: q.name, "qos")
     default_qos = _str(d, "default_qos", "account tree", "normal")
     # AccountTree.__post_init__ raises ValueError naming whatever is inconsistent.
     return AccountTree(accounts, associations, users, qos, default_qos)
