@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from corral.model.account_admin import format_tres
+from corral.model.sacctmgr_values import format_tres
 from corral.model.timefmt import format_hms, format_limit_hms
 
 Row = Mapping[str, Any]

@@ -14,7 +14,6 @@ empty list would mean "all QOS" here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,23 +28,23 @@ from corral.model.accounts import (
     Qos,
     User,
 )
-from corral.model.errors import InvalidRequest
-from corral.model.timefmt import (
-    format_limit_hms,
-    format_memory_mb,
-    parse_memory_mb,
-    parse_time_limit,
+from corral.model.sacctmgr_values import (
+    AdminError,
+    format_tres,
+    merge_tres,
+    name_list,
+    parse_count,
+    parse_minutes,
+    parse_seconds,
+    parse_tres_changes,
 )
+from corral.model.timefmt import format_limit_hms
 
 __all__ = ["AdminError", "AdminRequest", "AdminResult", "apply_admin", "format_tres",
            "request_from_dict", "request_to_dict"]
 
 VERBS = ("add", "modify", "delete")
 ENTITIES = ("account", "user", "qos")
-
-
-class AdminError(InvalidRequest, ValueError):
-    """Bad sacctmgr input; the message is sacctmgr's."""
 
 
 @dataclass(frozen=True)
@@ -91,101 +90,8 @@ def request_from_dict(data: Any) -> AdminRequest:
     return AdminRequest(verb, entity, tuple(names), maps[0], maps[1])
 
 
-# --------------------------------------------------------------------------- values
-
-_TRES_ORDER = ("cpu", "mem", "energy", "node", "billing")
-_TRES_NAME = re.compile(r"(cpu|mem|energy|node|billing|(gres|license|bb|fs)/[A-Za-z0-9_.:-]+)")
-
-
-def format_tres(tres: Mapping[str, int | None]) -> str:
-    """TRES as sacctmgr prints them: cpu, mem, energy, node, billing first, memory with units."""
-    def order(name: str) -> tuple[int, str]:
-        return (_TRES_ORDER.index(name) if name in _TRES_ORDER else len(_TRES_ORDER), name)
-    parts = []
-    for name in sorted(tres, key=order):
-        count = tres[name]
-        if count is None:
-            parts.append(f"{name}=-1")
-        elif name == "mem":
-            parts.append(f"mem={format_memory_mb(count)}")
-        else:
-            parts.append(f"{name}={count}")
-    return ",".join(parts)
-
-
-def _number(text: str, label: str) -> int | None:
-    """A count; negative clears the limit (None), as sacctmgr's -1 does."""
-    try:
-        value = int(text.strip().strip("'\""))
-    except ValueError:
-        raise AdminError(f"Invalid value for {label} ({text})") from None
-    return None if value < 0 else value
-
-
-def _minutes(text: str, label: str) -> int | None:
-    if text.strip() == "-1":
-        return None
-    try:
-        return parse_time_limit(text)
-    except ValueError:
-        raise AdminError(f" Bad {label} time format: {text}") from None
-
-
-_GRACE = re.compile(r"(?:(\d+)-)?(\d+):(\d+)(?::(\d+))?")
-
-
-def _seconds(text: str, label: str) -> int:
-    stripped = text.strip()
-    if stripped == "-1":
-        return 0
-    if stripped.isdigit():
-        return int(stripped)
-    match = _GRACE.fullmatch(stripped)
-    if match is None:
-        raise AdminError(f" Bad {label} time format: {text}")
-    days, a, b, c = match.groups()
-    if c is None and days is None:  # MM:SS
-        return int(a) * 60 + int(b)
-    return int(days or 0) * 86400 + int(a) * 3600 + int(b) * 60 + int(c or 0)
-
-
-def _tres_changes(text: str, label: str) -> dict[str, int | None]:
-    """"cpu=10,gres/gpu=8,mem=4G" → counts; a count of -1 clears that TRES (None)."""
-    out: dict[str, int | None] = {}
-    for item in (p.strip() for p in text.split(",")):
-        name, sep, count = item.partition("=")
-        name = name.strip().lower()
-        if not sep or not _TRES_NAME.fullmatch(name):
-            raise AdminError(f"Invalid Trackable RESource (TRES) specification for {label}: {text}")
-        count = count.strip()
-        if count.startswith("-"):
-            out[name] = None if count == "-1" else _number(count, label)
-        elif name == "mem":
-            try:
-                out[name] = parse_memory_mb(count)
-            except ValueError:
-                raise AdminError(f"Invalid value for {label} ({text})") from None
-        else:
-            out[name] = _number(count, label)
-    return out
-
-
-def _merge_tres(current: Mapping[str, int], delta: Mapping[str, int | None]) -> dict[str, int]:
-    merged = dict(current)
-    for name, count in delta.items():
-        if count is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = count
-    return merged
-
-
-def _name_list(text: str) -> list[str]:
-    return [n.strip() for n in text.strip("'\"").split(",") if n.strip()]
-
-
 def _qos_names(tree: AccountTree, text: str) -> frozenset[str]:
-    names = _name_list(text)
+    names = name_list(text)
     for name in names:
         if name not in tree.qos:
             raise AdminError(f"You gave a bad qos '{name}'.  Use 'list qos' to get complete list.")
@@ -251,20 +157,20 @@ def _parse_assoc(tree: AccountTree, changes: Mapping[str, str], *,
         elif key is None:
             rest[raw_key] = value
         elif key == "fairshare":
-            shares = _number(value, "FairShare")
+            shares = parse_count(value, "FairShare")
             edit.shares = 1 if shares is None else shares
             edit.lines["Fairshare"] = str(edit.shares) if shares is not None else "NONE"
         elif key in _LIMIT_FIELDS:
-            count = _number(value, _LIMIT_LABELS[key])
+            count = parse_count(value, _LIMIT_LABELS[key])
             edit.limits[_LIMIT_FIELDS[key]] = count
             edit.lines[_LIMIT_LABELS[key]] = "NONE" if count is None else str(count)
         elif key == "maxwall":
-            minutes = _minutes(value, "MaxWall")
+            minutes = parse_minutes(value, "MaxWall")
             edit.limits["max_wall"] = minutes
             edit.lines["MaxWall"] = "NONE" if minutes is None else format_limit_hms(minutes)
         elif key in ("maxtres", "grptres"):
             label = "MaxTRES" if key == "maxtres" else "GrpTRES"
-            delta = _tres_changes(value, label)
+            delta = parse_tres_changes(value, label)
             edit.tres["max_tres_per_job" if key == "maxtres" else "grp_tres"] = delta
             edit.lines[label] = format_tres(delta)
         elif key.startswith("qos"):
@@ -298,7 +204,7 @@ def _assoc_settings(lines: Mapping[str, str]) -> str:
 def _edit_limits(limits: Limits, edit: _AssocEdit) -> Limits:
     updated = dict(edit.limits)
     for name, delta in edit.tres.items():
-        updated[name] = _merge_tres(getattr(limits, name), delta)
+        updated[name] = merge_tres(getattr(limits, name), delta)
     return replace(limits, **updated) if updated else limits
 
 
@@ -350,7 +256,7 @@ def _check_cluster(where: Mapping[str, str], cluster: str) -> dict[str, str]:
     rest = dict(where)
     for key in ("cluster", "clusters"):
         if key in rest:
-            for name in _name_list(rest.pop(key)):
+            for name in name_list(rest.pop(key)):
                 if name != cluster:
                     raise AdminError(f" This cluster '{name}' doesn't exist.\n"
                                      "        Contact your admin to add it to accounting.")
@@ -358,10 +264,10 @@ def _check_cluster(where: Mapping[str, str], cluster: str) -> dict[str, str]:
 
 
 def _take_names(names: Iterable[str], where: dict[str, str], keys: Iterable[str]) -> list[str]:
-    out = [n for name in names for n in _name_list(name)]
+    out = [n for name in names for n in name_list(name)]
     for key in keys:
         if key in where:
-            out.extend(_name_list(where.pop(key)))
+            out.extend(name_list(where.pop(key)))
     return list(dict.fromkeys(out))
 
 
@@ -421,7 +327,7 @@ def _account_targets(tree: AccountTree, req: AdminRequest, cluster: str,
                       ("descriptions", "description"), ("organization", "organization"),
                       ("organizations", "organization")):
         if key in where:
-            wanted = _name_list(where.pop(key))
+            wanted = name_list(where.pop(key))
             filters.append(lambda a, attr=attr, wanted=wanted: getattr(a, attr) in wanted)
     _unknown_options(where, condition=True)
     found = [a.name for a in tree.accounts.values() if filters and all(f(a) for f in filters)]
@@ -692,25 +598,25 @@ def _parse_qos(tree: AccountTree, changes: Mapping[str, str]
         elif key == "description":
             description = value.strip("'\"")
         elif key == "priority":
-            prio = _number(value, "Priority")
+            prio = parse_count(value, "Priority")
             edits.append(lambda q, p=prio or 0: replace(q, priority=p))
             lines["Priority"] = str(prio or 0) if prio is not None else "NONE"
         elif key in ("maxjobspu", "maxsubmitpu", "grpjobs"):
             attr, label = {"maxjobspu": ("max_jobs_per_user", "MaxJobsPerUser"),
                            "maxsubmitpu": ("max_submit_jobs_per_user", "MaxSubmitJobsPerUser"),
                            "grpjobs": ("grp_jobs", "GrpJobs")}[key]
-            count = _number(value, label)
+            count = parse_count(value, label)
             edits.append(lambda q, a=attr, c=count: replace(q, **{a: c}))
             lines[label] = "NONE" if count is None else str(count)
         elif key in ("maxtrespu", "maxtres", "grptres"):
             attr, label = {"maxtrespu": ("max_tres_per_user", "MaxTRESPerUser"),
                            "maxtres": ("max_tres_per_job", "MaxTRESPerJob"),
                            "grptres": ("grp_tres", "GrpTRES")}[key]
-            delta = _tres_changes(value, label)
-            edits.append(lambda q, a=attr, d=delta: replace(q, **{a: _merge_tres(getattr(q, a), d)}))
+            delta = parse_tres_changes(value, label)
+            edits.append(lambda q, a=attr, d=delta: replace(q, **{a: merge_tres(getattr(q, a), d)}))
             lines[label] = format_tres(delta)
         elif key == "maxwall":
-            minutes = _minutes(value, "MaxWall")
+            minutes = parse_minutes(value, "MaxWall")
             edits.append(lambda q, m=minutes: replace(q, max_wall=m))
             lines["MaxWall"] = "NONE" if minutes is None else format_limit_hms(minutes)
         elif key == "usagefactor":
@@ -740,7 +646,7 @@ def _parse_qos(tree: AccountTree, changes: Mapping[str, str]
             edits.append(lambda q, m=mode: replace(q, preempt_mode=m))
             lines["PreemptMode"] = mode.value
         elif key == "gracetime":
-            seconds = _seconds(value, "GraceTime")
+            seconds = parse_seconds(value, "GraceTime")
             edits.append(lambda q, s=seconds: replace(q, grace_time=s))
             lines["GraceTime"] = str(seconds)
     return edits, lines, description
