@@ -496,9 +496,10 @@ class JobManager:
             if (reason, estimate, priority) != (job.reason, job.estimated_start, job.priority):
                 updated = replace(job, reason=reason, estimated_start=estimate, priority=priority)
                 self.jobs[job_id] = plan.snapshot[job_id] = updated
-        still = [s for s in result.starts
-                 if self.jobs.get(origin[s.job_id][0] if s.job_id in origin else s.job_id)
-                 is plan.snapshot.get(origin[s.job_id][0] if s.job_id in origin else s.job_id)]
+        # An array task starts from its array's record: that record must be unchanged.
+        records = [origin[s.job_id][0] if s.job_id in origin else s.job_id for s in result.starts]
+        still = [s for s, rid in zip(result.starts, records, strict=True)
+                 if self.jobs.get(rid) is plan.snapshot.get(rid)]
         starts = self._split_started(still, origin)
         if starts:
             self.transition([(s.job_id, JobAllocated(s.allocation)) for s in starts])
