@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
+from heapq import heappop, heappush, nsmallest
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -134,7 +135,13 @@ class Block:
 
 
 class Blocks:
-    """Reserved windows per node; `earliest` is what NodePool.find takes as `blocked`."""
+    """Reserved windows: per node (`earliest` is what NodePool.find takes as `blocked`), and
+    as an availability profile over time, which `earliest_start` walks.
+
+    The profile (Slurm's node_space_map) cuts time at every window's start and end; each
+    segment carries a bit mask of the nodes no window holds during it. A window of unknown
+    start is kept apart: it only keeps out jobs without a time limit.
+    """
 
     def __init__(self) -> None:
         self.by_node: dict[int, list[Block]] = {}
@@ -142,19 +149,31 @@ class Blocks:
         self.by_job: dict[int, tuple[int, ...]] = {}
         self._ranks: list[int] | None = None
         self._above: dict[int, dict[int, float]] = {}
+        self._windows: dict[int, tuple[float, float, int]] = {}
+        self._times: list[float] = [-INF]
+        self._free: list[int] = [-1]  # -1: every bit set
+        self._unknown = 0
+        self._stale = False  # a window was dropped: rebuild the profile before using it
 
     def add(self, job_id: int, priority: int, nodes: Iterable[int], start: float, end: float) -> None:
         self._ranks = None
         block = Block(job_id, priority, start, end)
         chosen = tuple(nodes)
         self.by_job[job_id] = chosen
+        mask = 0
         for i in chosen:
+            mask |= 1 << i
             self.by_node.setdefault(i, []).append(block)
             if start < self.earliest.get(i, INF) or i not in self.earliest:
                 self.earliest[i] = start
+        self._windows[job_id] = (start, end, mask)
+        if not self._stale:
+            self._carve(start, end, mask)
 
     def drop(self, job_id: int) -> None:
         self._ranks = None
+        if self._windows.pop(job_id, None) is not None:
+            self._stale = True
         for i in self.by_job.pop(job_id, ()):
             blocks = [b for b in self.by_node.get(i, []) if b.job_id != job_id]
             if blocks:
@@ -163,6 +182,35 @@ class Blocks:
             else:
                 self.by_node.pop(i, None)
                 self.earliest.pop(i, None)
+
+    def _carve(self, start: float, end: float, mask: int) -> None:
+        if start == INF:
+            self._unknown |= mask
+            return
+        if end <= start:
+            return
+        first = self._cut(start)
+        last = self._cut(end) if end != INF else len(self._times)
+        keep, free = ~mask, self._free
+        for k in range(first, last):
+            free[k] &= keep
+
+    def _cut(self, at: float) -> int:
+        """The segment starting at `at`, split off the one that held it."""
+        times = self._times
+        k = bisect_left(times, at)
+        if k == len(times) or times[k] != at:
+            times.insert(k, at)
+            self._free.insert(k, self._free[k - 1])
+        return k
+
+    def profile(self) -> tuple[list[float], list[int], int]:
+        """(segment starts, free-node masks per segment, nodes held from an unknown start)."""
+        if self._stale:
+            self._times, self._free, self._unknown, self._stale = [-INF], [-1], 0, False
+            for start, end, mask in self._windows.values():
+                self._carve(start, end, mask)
+        return self._times, self._free, self._unknown
 
     def above(self, priority: int) -> dict[int, float]:
         """`earliest` counting only reservations of jobs with a higher priority."""
@@ -180,6 +228,36 @@ class Blocks:
         return out
 
 
+class _Window:
+    """The AND of the free masks of the segments a job would span, as its start moves
+    later: a two-stack queue, so each segment is taken in and dropped once."""
+
+    def __init__(self, free: Sequence[int]) -> None:
+        self.free = free
+        self.lo = self.hi = self.mid = 0
+        self.front: list[int] = []  # front[j - lo0]: AND of free[j:mid], for j in [lo0, mid)
+        self.lo0 = 0
+        self.back = -1  # AND of free[mid:hi]
+
+    def span(self, lo: int, hi: int) -> int:
+        free = self.free
+        if lo >= self.mid:
+            # Rebuild the front from lo to hi: suffix ANDs, newest last.
+            acc, front = -1, []
+            for k in range(hi - 1, lo - 1, -1):
+                acc &= free[k]
+                front.append(acc)
+            front.reverse()
+            self.front, self.lo0, self.mid, self.back = front, lo, hi, -1
+        else:
+            back = self.back
+            for k in range(self.hi if self.hi > self.mid else self.mid, hi):
+                back &= free[k]
+            self.back = back
+        self.lo, self.hi = lo, hi if hi > self.mid else self.mid
+        return self.front[lo - self.lo0] & self.back if lo < self.mid else self.back
+
+
 def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, count: int,
                    duration: float, timeline: Timeline, blocks: Blocks, now: float,
                    excluded: Collection[int] = (), required: Sequence[int] = (),
@@ -187,7 +265,9 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     """When and where `count` nodes fit the request for `duration` seconds.
 
     Returns (start, nodes); (inf, every node that could ever hold it) when no known future
-    frees enough.
+    frees enough. Candidate starts are now, each release (a running job's limit) and each
+    cut of the reservation profile; at each, the nodes that fit by then (a bit mask, grown
+    release by release) are ANDed with those no window holds for the job's whole duration.
     """
     cand = set(classes)
     excluded_set = set(excluded)
@@ -195,68 +275,66 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     count = max(count, len(required_set))
     over: dict[int, list[int]] = {}
     cls, avail, full = pool.cls, pool.available, [c.full for c in pool.classes]
+    only_required = bool(required_set) and len(required_set) >= count
 
     def usable(i: int) -> bool:
         return cls[i] in cand and avail[i] and i not in excluded_set and (
-            not required_set or i in required_set or len(required_set) < count)
+            not only_required or i in required_set)
 
     def fits(i: int) -> bool:
-        o = over.get(i)
-        c, m, g = (o[0], o[1], o[2]) if o else (pool.free_cpus[i], pool.free_mem[i],
-                                               len(pool.free_gpus[i]))
-        if need.exclusive:
-            return (g, c, m) == full[cls[i]]
-        return c >= need.cpus and m >= need.memory and g >= need.gpus
+        return c_fit(pool.free_cpus[i], pool.free_mem[i], len(pool.free_gpus[i]), cls[i])
 
-    fitting: set[int] = {i for i in pool.fitting(cand, need, len(pool.names)) if usable(i)}
-    fitting.update(i for i in required_set if usable(i) and fits(i))
-    # Reserved windows that fall inside [t, t + duration) make a node unusable at t.
-    blocked: dict[int, int] = {}
-    enter: list[tuple[float, int]] = []
-    leave: list[tuple[float, int]] = []
-    for i, node_blocks in blocks.by_node.items():
-        if cls[i] not in cand:
-            continue
-        for b in node_blocks:
-            if b.end <= now and b.end != INF:
-                continue
-            if duration == INF or b.start < now + duration:
-                blocked[i] = blocked.get(i, 0) + 1
-            elif b.start != INF:
-                enter.append((b.start - duration, i))
-            else:
-                continue
-            if b.end != INF:
-                leave.append((b.end, i))
-    enter.sort()
-    leave.sort()
-    valid = {i for i in fitting if not blocked.get(i)}
+    exclusive, c_need, m_need, g_need = need.exclusive, need.cpus, need.memory, need.gpus
+
+    def c_fit(c: int, m: int, g: int, k: int) -> bool:
+        if exclusive:
+            return (g, c, m) == full[k]
+        return c >= c_need and m >= m_need and g >= g_need
+
+    fitting = 0
+    for i in pool.fitting(cand, need, len(pool.names)):
+        if usable(i):
+            fitting |= 1 << i
+    for i in required_set:
+        if usable(i) and fits(i):
+            fitting |= 1 << i
+    required_mask = 0
+    for i in required_set:
+        required_mask |= 1 << i
+
+    times, free, unknown = blocks.profile()
+    n_seg = len(times)
+    unlimited = duration == INF
+    window = _Window(free)
+
+    def valid_at(t: float) -> int:
+        lo = bisect_right(times, t) - 1
+        hi = n_seg if unlimited else max(bisect_left(times, t + duration), lo + 1)
+        held_free = window.span(lo, hi)
+        return fitting & (held_free & ~unknown if unlimited else held_free)
+
+    def enough(mask: int) -> bool:
+        return mask.bit_count() >= count and mask & required_mask == required_mask
 
     releases = timeline.view(frozenset(cand))
     n_rel, ri = len(releases), 0
     free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
-    exclusive, c_need, m_need, g_need = need.exclusive, need.cpus, need.memory, need.gpus
     t = now
-    ei = li = 0
-    n_enter, n_leave = len(enter), len(leave)
-    while True:
-        if len(valid) >= count and (not required_set or required_set <= valid):
-            break
+    cut = bisect_right(times, t)  # the next cut of the profile after t
+    valid = valid_at(t) if fitting.bit_count() >= count else 0
+    while not enough(valid):
         # Jobs already past their limit are expected to end at once, so the first step
         # applies every release up to now.
         upcoming = releases[ri][0] if ri < n_rel else INF
-        if li < n_leave and leave[li][0] < upcoming:
-            upcoming = leave[li][0]
+        if cut < n_seg and times[cut] < upcoming:
+            upcoming = times[cut]
         if upcoming == INF:
             return INF, sorted(i for c in cand for i in pool.classes[c].members
                                if avail[i] and i not in excluded_set)
         if upcoming > t:
             t = upcoming
-        while ei < n_enter and enter[ei][0] < t:
-            i = enter[ei][1]
-            blocked[i] = blocked.get(i, 0) + 1
-            valid.discard(i)
-            ei += 1
+        while cut < n_seg and times[cut] <= t:
+            cut += 1
         while ri < n_rel and releases[ri][0] <= t:
             for i, cpus, mem, gpus in releases[ri][2]:
                 o = over.get(i)
@@ -265,21 +343,18 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
                 o[0] += cpus
                 o[1] += mem
                 o[2] += len(gpus)
-                if i in fitting or not usable(i):
-                    continue
-                if ((o[2], o[0], o[1]) == full[cls[i]] if exclusive
-                        else o[0] >= c_need and o[1] >= m_need and o[2] >= g_need):
-                    fitting.add(i)
-                    if not blocked.get(i):
-                        valid.add(i)
+                bit = 1 << i
+                if not fitting & bit and c_fit(o[0], o[1], o[2], cls[i]) and usable(i):
+                    fitting |= bit
             ri += 1
-        while li < n_leave and leave[li][0] <= t:
-            i = leave[li][1]
-            blocked[i] -= 1
-            if not blocked[i] and i in fitting:
-                valid.add(i)
-            li += 1
-    return t, _choose(pool, over, valid, required_set, count, need)
+        if fitting.bit_count() >= count:
+            valid = valid_at(t)
+    chosen: set[int] = set()
+    while valid:
+        low = valid & -valid
+        chosen.add(low.bit_length() - 1)
+        valid ^= low
+    return t, _choose(pool, over, chosen, required_set, count, need)
 
 
 def _choose(pool: NodePool, over: Mapping[int, list[int]], valid: set[int], required: set[int],
@@ -289,5 +364,6 @@ def _choose(pool: NodePool, over: Mapping[int, list[int]], valid: set[int], requ
         c, m, g = (o[0], o[1], o[2]) if o else (pool.free_cpus[i], pool.free_mem[i],
                                                len(pool.free_gpus[i]))
         return (g - need.gpus, c, m, i)
-    others = sorted((i for i in valid if i not in required), key=spare)
-    return sorted(required) + others[:count - len(required)]
+    # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
+    others = nsmallest(count - len(required), (i for i in valid if i not in required), key=spare)
+    return sorted(required) + others
