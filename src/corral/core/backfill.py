@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
-from heapq import heappop, heappush, nsmallest
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from heapq import nsmallest
 
 from corral.core.pool import NodePool
 from corral.core.selection import PerNode
@@ -47,6 +47,9 @@ class Timeline:
         self.single: dict[int, int] = {}
         # Per set of node classes: the releases that touch them, only their nodes, in order.
         self._views: dict[frozenset[int], list[tuple[float, int, tuple[Held, ...]]]] = {}
+        # earliest_start's FitsOverTime per (classes, request, pool version); any change to
+        # the releases clears it.
+        self.fits: dict[tuple[object, ...], object] = {}
 
     @classmethod
     def of(cls, pool: NodePool, running: Iterable[Job], now: float,
@@ -73,6 +76,7 @@ class Timeline:
         return timeline
 
     def add(self, job_id: int, end: float, nodes: tuple[Held, ...]) -> None:
+        self.fits.clear()
         self.holding[job_id] = (end, nodes)
         self.single[job_id] = _single_class(self.cls, nodes)
         insort(self.entries, (end, job_id))
@@ -83,6 +87,7 @@ class Timeline:
                     insort(view, (end, job_id, mine))
 
     def remove(self, job_id: int) -> tuple[Held, ...]:
+        self.fits.clear()
         end, nodes = self.holding.pop(job_id, (INF, ()))
         self.single.pop(job_id, None)
         for entries in (self.entries, *self._views.values()):
@@ -258,35 +263,33 @@ class _Window:
         return self.front[lo - self.lo0] & self.back if lo < self.mid else self.back
 
 
-def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, count: int,
-                   duration: float, timeline: Timeline, blocks: Blocks, now: float,
-                   excluded: Collection[int] = (), required: Sequence[int] = (),
-                   ) -> tuple[float, list[int]]:
-    """When and where `count` nodes fit the request for `duration` seconds.
+@dataclass(slots=True)
+class FitsOverTime:
+    """Which nodes fit a request as running jobs release theirs, release by release."""
 
-    Returns (start, nodes); (inf, every node that could ever hold it) when no known future
-    frees enough. Candidate starts are now, each release (a running job's limit) and each
-    cut of the reservation profile; at each, the nodes that fit by then (a bit mask, grown
-    release by release) are ANDed with those no window holds for the job's whole duration.
-    """
-    cand = set(classes)
-    excluded_set = set(excluded)
-    required_set = set(required)
-    count = max(count, len(required_set))
-    over: dict[int, list[int]] = {}
-    cls, avail, full = pool.cls, pool.available, [c.full for c in pool.classes]
-    only_required = bool(required_set) and len(required_set) >= count
+    now: int  # the nodes that fit before any release, as a bit mask
+    times: list[float]  # the releases' times, ascending
+    masks: list[int]  # the nodes that fit once the releases up to each time are applied
+    # Per node touched by a release: its release times and what is free after each.
+    history: dict[int, tuple[list[float], list[tuple[int, int, int]]]]
 
-    def usable(i: int) -> bool:
-        return cls[i] in cand and avail[i] and i not in excluded_set and (
-            not only_required or i in required_set)
+    def free_at(self, pool: NodePool, i: int, t: float) -> tuple[int, int, int]:
+        """(CPUs, memory, GPUs) free on node i once the releases up to t are applied."""
+        hist = self.history.get(i)
+        if hist is not None:
+            k = bisect_right(hist[0], t)
+            if k:
+                return hist[1][k - 1]
+        return pool.free_cpus[i], pool.free_mem[i], len(pool.free_gpus[i])
 
-    def fits(i: int) -> bool:
-        return c_fit(pool.free_cpus[i], pool.free_mem[i], len(pool.free_gpus[i]), cls[i])
 
+def fits_over_time(pool: NodePool, cand: Collection[int], need: PerNode,
+                   releases: Sequence[tuple[float, int, tuple[Held, ...]]],
+                   usable: Callable[[int], bool]) -> FitsOverTime:
+    cls, full = pool.cls, [c.full for c in pool.classes]
     exclusive, c_need, m_need, g_need = need.exclusive, need.cpus, need.memory, need.gpus
 
-    def c_fit(c: int, m: int, g: int, k: int) -> bool:
+    def fit(c: int, m: int, g: int, k: int) -> bool:
         if exclusive:
             return (g, c, m) == full[k]
         return c >= c_need and m >= m_need and g >= g_need
@@ -295,19 +298,77 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     for i in pool.fitting(cand, need, len(pool.names)):
         if usable(i):
             fitting |= 1 << i
-    for i in required_set:
-        if usable(i) and fits(i):
-            fitting |= 1 << i
-    required_mask = 0
-    for i in required_set:
-        required_mask |= 1 << i
+    first = fitting
+    free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
+    over: dict[int, tuple[int, int, int]] = {}
+    history: dict[int, tuple[list[float], list[tuple[int, int, int]]]] = {}
+    times: list[float] = []
+    masks: list[int] = []
+    for end, _, nodes in releases:
+        for i, cpus, mem, gpus in nodes:
+            o = over.get(i)
+            c, m, g = o if o is not None else (free_cpus[i], free_mem[i], len(free_gpus[i]))
+            o = over[i] = (c + cpus, m + mem, g + len(gpus))
+            hist = history.get(i)
+            if hist is None:
+                history[i] = ([end], [o])
+            else:
+                hist[0].append(end)
+                hist[1].append(o)
+            bit = 1 << i
+            if not fitting & bit and fit(o[0], o[1], o[2], cls[i]) and usable(i):
+                fitting |= bit
+        times.append(end)
+        masks.append(fitting)
+    return FitsOverTime(first, times, masks, history)
+
+
+def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, count: int,
+                   duration: float, timeline: Timeline, blocks: Blocks, now: float,
+                   excluded: Collection[int] = (), required: Sequence[int] = (),
+                   ) -> tuple[float, list[int]]:
+    """When and where `count` nodes fit the request for `duration` seconds.
+
+    Returns (start, nodes); (inf, every node that could ever hold it) when no known future
+    frees enough. Candidate starts are now, each release (a running job's limit) and each
+    cut of the reservation profile; at each, the nodes that fit by then (`FitsOverTime`,
+    shared by the requests alike until a job starts or ends) are ANDed with those that no
+    window holds for the job's whole duration.
+    """
+    cand = frozenset(classes)
+    excluded_set = set(excluded)
+    required_set = set(required)
+    count = max(count, len(required_set))
+    avail = pool.available
+    only_required = bool(required_set) and len(required_set) >= count
+    cls = pool.cls
+
+    def usable(i: int) -> bool:
+        return cls[i] in cand and avail[i] and i not in excluded_set and (
+            not only_required or i in required_set)
+
+    releases = timeline.view(cand)
+    if excluded_set or required_set:
+        fits = fits_over_time(pool, cand, need, releases, usable)
+        required_mask = 0
+        for i in required_set:
+            required_mask |= 1 << i
+            if usable(i) and pool.fits(i, need):
+                fits.now |= 1 << i
+                fits.masks = [m | 1 << i for m in fits.masks]
+    else:
+        key = (cand, need, pool.version)
+        fits = timeline.fits.get(key)  # type: ignore[assignment]
+        if fits is None:
+            fits = timeline.fits[key] = fits_over_time(pool, cand, need, releases, usable)
+        required_mask = 0
 
     times, free, unknown = blocks.profile()
     n_seg = len(times)
     unlimited = duration == INF
     window = _Window(free)
 
-    def valid_at(t: float) -> int:
+    def valid_at(t: float, fitting: int) -> int:
         lo = bisect_right(times, t) - 1
         hi = n_seg if unlimited else max(bisect_left(times, t + duration), lo + 1)
         held_free = window.span(lo, hi)
@@ -316,16 +377,16 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     def enough(mask: int) -> bool:
         return mask.bit_count() >= count and mask & required_mask == required_mask
 
-    releases = timeline.view(frozenset(cand))
-    n_rel, ri = len(releases), 0
-    free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
+    rel_times, masks = fits.times, fits.masks
+    n_rel, ri = len(rel_times), 0
     t = now
     cut = bisect_right(times, t)  # the next cut of the profile after t
-    valid = valid_at(t) if fitting.bit_count() >= count else 0
+    fitting = fits.now
+    valid = valid_at(t, fitting) if fitting.bit_count() >= count else 0
     while not enough(valid):
         # Jobs already past their limit are expected to end at once, so the first step
         # applies every release up to now.
-        upcoming = releases[ri][0] if ri < n_rel else INF
+        upcoming = rel_times[ri] if ri < n_rel else INF
         if cut < n_seg and times[cut] < upcoming:
             upcoming = times[cut]
         if upcoming == INF:
@@ -335,34 +396,29 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
             t = upcoming
         while cut < n_seg and times[cut] <= t:
             cut += 1
-        while ri < n_rel and releases[ri][0] <= t:
-            for i, cpus, mem, gpus in releases[ri][2]:
-                o = over.get(i)
-                if o is None:
-                    o = over[i] = [free_cpus[i], free_mem[i], len(free_gpus[i])]
-                o[0] += cpus
-                o[1] += mem
-                o[2] += len(gpus)
-                bit = 1 << i
-                if not fitting & bit and c_fit(o[0], o[1], o[2], cls[i]) and usable(i):
-                    fitting |= bit
-            ri += 1
+        if ri < n_rel and rel_times[ri] <= t:
+            ri = bisect_right(rel_times, t, ri)
+            fitting = masks[ri - 1]
         if fitting.bit_count() >= count:
-            valid = valid_at(t)
-    chosen: set[int] = set()
+            valid = valid_at(t, fitting)
+    chosen: list[int] = []
     while valid:
         low = valid & -valid
-        chosen.add(low.bit_length() - 1)
+        chosen.append(low.bit_length() - 1)
         valid ^= low
-    return t, _choose(pool, over, chosen, required_set, count, need)
+    return t, _choose(pool, fits, t if ri else None, chosen, required_set, count, need)
 
 
-def _choose(pool: NodePool, over: Mapping[int, list[int]], valid: set[int], required: set[int],
-            count: int, need: PerNode) -> list[int]:
+def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: list[int],
+            required: set[int], count: int, need: PerNode) -> list[int]:
+    """Best fit at t among the valid nodes (t None: before any release)."""
+    free_at = fits.free_at
+
     def spare(i: int) -> tuple[int, int, int, int]:
-        o = over.get(i)
-        c, m, g = (o[0], o[1], o[2]) if o else (pool.free_cpus[i], pool.free_mem[i],
-                                               len(pool.free_gpus[i]))
+        if t is None:
+            c, m, g = pool.free_cpus[i], pool.free_mem[i], len(pool.free_gpus[i])
+        else:
+            c, m, g = free_at(pool, i, t)
         return (g - need.gpus, c, m, i)
     # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
     others = nsmallest(count - len(required), (i for i in valid if i not in required), key=spare)

@@ -110,6 +110,7 @@ class NodePool:
                     bucket[i] = None
         self._sigs: list[list[Sig]] = [sorted(by_sig) for by_sig in buckets]
         self._compat: dict[tuple[object, ...], tuple[tuple[int, ...], ...]] = {}
+        self.version = 0  # moves on every take and give: lets callers cache what they read
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class NodePool:
 
     def take(self, i: int, need: PerNode) -> NodeAllocation:
         """Allocate the request on node i and return what it got."""
+        self.version += 1
         node = self.classes[self.cls[i]]
         if self.available[i]:
             self._remove(i)
@@ -155,6 +157,7 @@ class NodePool:
 
     def give(self, i: int, alloc: NodeAllocation) -> None:
         """Return what a job held on node i."""
+        self.version += 1
         node = self.classes[self.cls[i]]
         if self.available[i]:
             self._remove(i)

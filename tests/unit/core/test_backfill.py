@@ -172,22 +172,39 @@ def test_easy_backfill_never_delays_the_top_jobs_reservation(node_count: int, bu
         assert again.starts or again.estimates[top.job_id] <= reservation.start + 1e-6
 
 
+def cpus_in_use(node: str, at: float, holders: list[tuple[float, float, dict[str, int]]]) -> int:
+    return sum(cpus.get(node, 0) for start, end, cpus in holders if start <= at < end)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.integers(1, 4), busy_jobs, pending_jobs)
-def test_conservative_backfill_delays_no_reservation(node_count: int, busy: list,
-                                                     requests: list) -> None:
+def test_conservative_reservations_and_starts_form_a_feasible_plan(node_count: int, busy: list,
+                                                                    requests: list) -> None:
+    """Were every job to run to its limit, each reserved job could start at its reserved
+    time on its reserved nodes: nothing started now, and no reservation ahead of it, is in
+    its way. (Planning again from scratch may pick other nodes, so it is the plan of one
+    pass that must hold, as Slurm's backfill re-plans each cycle.)"""
     pending, busy_jobs_, view = scenario(node_count, busy, requests)
     now = 60.0
     result = run_cycle(pending, busy_jobs_, view, MAIN, now, ctx(CONSERVATIVE))
     check_invariants(pending, busy_jobs_, view, result)
-    reserved = [r for r in result.reservations]
-    after = started_as_running(pending, result, now)
-    waiting = [j for j in pending if j.job_id in {r.job_id for r in reserved}]
-    again = run_cycle(waiting, busy_jobs_ + after, occupy(view, after), MAIN, now, ctx(CONSERVATIVE))
-    for r in reserved:
-        if not math.isinf(r.start):
-            assert (any(s.job_id == r.job_id for s in again.starts)
-                    or again.estimates[r.job_id] <= r.start + 1e-6)
+    by_id = {j.job_id: j for j in pending}
+    holders = [(j.start_time or 0.0, j.expected_end(), {n: a.cpus for n, a in j.allocation.items()})
+               for j in busy_jobs_]
+    holders += [(now, by_id[s.job_id].time_limit * 60 + now if by_id[s.job_id].time_limit else math.inf,
+                 {n: a.cpus for n, a in s.allocation.items()}) for s in result.starts]
+    for r in result.reservations:
+        if math.isinf(r.start):
+            continue
+        want = by_id[r.job_id].spec.cpus_per_task
+        assert len(r.nodes) == by_id[r.job_id].spec.num_nodes
+        # Past-due jobs are expected to end at once: a reservation at `now` may count on it.
+        late = [h for h in holders if not (h[1] <= now and r.start == now)]
+        moments = {r.start} | {h[0] for h in late if r.start < h[0] < r.end}
+        for node in r.nodes:
+            for at in moments:
+                assert cpus_in_use(node, at, late) + want <= view[node].cpus
+        holders.append((r.start, r.end, dict.fromkeys(r.nodes, want)))
 
 
 @settings(max_examples=100, deadline=None)
