@@ -273,15 +273,6 @@ class FitsOverTime:
     # Per node touched by a release: its release times and what is free after each.
     history: dict[int, tuple[list[float], list[tuple[int, int, int]]]]
 
-    def free_at(self, pool: NodePool, i: int, t: float) -> tuple[int, int, int]:
-        """(CPUs, memory, GPUs) free on node i once the releases up to t are applied."""
-        hist = self.history.get(i)
-        if hist is not None:
-            k = bisect_right(hist[0], t)
-            if k:
-                return hist[1][k - 1]
-        return pool.free_cpus[i], pool.free_mem[i], len(pool.free_gpus[i])
-
 
 def fits_over_time(pool: NodePool, cand: Collection[int], need: PerNode,
                    releases: Sequence[tuple[float, int, tuple[Held, ...]]],
@@ -412,14 +403,20 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
 def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: list[int],
             required: set[int], count: int, need: PerNode) -> list[int]:
     """Best fit at t among the valid nodes (t None: before any release)."""
-    free_at = fits.free_at
+    others = [i for i in valid if i not in required] if required else valid
+    wanted = count - len(required)
+    if len(others) > wanted:
+        history, g_need = fits.history, need.gpus
+        free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
 
-    def spare(i: int) -> tuple[int, int, int, int]:
-        if t is None:
-            c, m, g = pool.free_cpus[i], pool.free_mem[i], len(pool.free_gpus[i])
-        else:
-            c, m, g = free_at(pool, i, t)
-        return (g - need.gpus, c, m, i)
-    # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
-    others = nsmallest(count - len(required), (i for i in valid if i not in required), key=spare)
+        def spare(i: int) -> tuple[int, int, int, int]:
+            hist = history.get(i) if t is not None else None
+            k = bisect_right(hist[0], t) if hist is not None else 0
+            if k:
+                c, m, g = hist[1][k - 1]  # type: ignore[index]
+            else:
+                c, m, g = free_cpus[i], free_mem[i], len(free_gpus[i])
+            return (g - g_need, c, m, i)
+        # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
+        others = nsmallest(wanted, others, key=spare)
     return sorted(required) + others
