@@ -270,6 +270,8 @@ class FitsOverTime:
     now: int  # the nodes that fit before any release, as a bit mask
     times: list[float]  # the releases' times, ascending
     masks: list[int]  # the nodes that fit once the releases up to each time are applied
+    whole_now: int  # the nodes wholly free before any release
+    wholes: list[int]  # … and once the releases up to each time are applied
     # Per node touched by a release: its release times and what is free after each.
     history: dict[int, tuple[list[float], list[tuple[int, int, int]]]]
 
@@ -285,16 +287,19 @@ def fits_over_time(pool: NodePool, cand: Collection[int], need: PerNode,
             return (g, c, m) == full[k]
         return c >= c_need and m >= m_need and g >= g_need
 
-    fitting = 0
+    fitting = whole = 0
     for i in pool.fitting(cand, need, len(pool.names)):
         if usable(i):
             fitting |= 1 << i
-    first = fitting
+            if pool.sig(i) == full[cls[i]]:
+                whole |= 1 << i
+    first, whole_now = fitting, whole
     free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
     over: dict[int, tuple[int, int, int]] = {}
     history: dict[int, tuple[list[float], list[tuple[int, int, int]]]] = {}
     times: list[float] = []
     masks: list[int] = []
+    wholes: list[int] = []
     for end, _, nodes in releases:
         for i, cpus, mem, gpus in nodes:
             o = over.get(i)
@@ -309,9 +314,12 @@ def fits_over_time(pool: NodePool, cand: Collection[int], need: PerNode,
             bit = 1 << i
             if not fitting & bit and fit(o[0], o[1], o[2], cls[i]) and usable(i):
                 fitting |= bit
+            if (o[2], o[0], o[1]) == full[cls[i]] and fitting & bit:
+                whole |= bit
         times.append(end)
         masks.append(fitting)
-    return FitsOverTime(first, times, masks, history)
+        wholes.append(whole)
+    return FitsOverTime(first, times, masks, whole_now, wholes, history)
 
 
 def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, count: int,
@@ -385,28 +393,48 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
                                if avail[i] and i not in excluded_set)
         if upcoming > t:
             t = upcoming
+        # Only a node that fits from now on, or whose window has just ended, can make t a
+        # start where the last candidate was none: otherwise t is no better, so skip it.
+        gained = 0
         while cut < n_seg and times[cut] <= t:
+            gained |= free[cut] & ~free[cut - 1]
             cut += 1
         if ri < n_rel and rel_times[ri] <= t:
             ri = bisect_right(rel_times, t, ri)
-            fitting = masks[ri - 1]
-        if fitting.bit_count() >= count:
+            grown = masks[ri - 1]
+            gained |= grown & ~fitting
+            fitting = grown
+        if gained & fitting and fitting.bit_count() >= count:
             valid = valid_at(t, fitting)
-    chosen: list[int] = []
-    while valid:
-        low = valid & -valid
-        chosen.append(low.bit_length() - 1)
-        valid ^= low
-    return t, _choose(pool, fits, t if ri else None, chosen, required_set, count, need)
+    whole = (fits.wholes[ri - 1] if ri else fits.whole_now) if len(cand) == 1 else 0
+    return t, _choose(pool, fits, t if ri else None, valid, whole, required_set, count, need)
 
 
-def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: list[int],
+def _bits(mask: int, limit: int = -1) -> list[int]:
+    """The indices of the set bits, lowest first; at most `limit` of them (-1: all)."""
+    out: list[int] = []
+    while mask and limit:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+        limit -= 1
+    return out
+
+
+def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: int, whole: int,
             required: set[int], count: int, need: PerNode) -> list[int]:
-    """Best fit at t among the valid nodes (t None: before any release)."""
-    others = [i for i in valid if i not in required] if required else valid
+    """Best fit at t among the valid nodes (t None: before any release).
+
+    `whole`: valid nodes wholly free at t, when they all belong to one class; best fit takes
+    them last and by index, so they need no key.
+    """
     wanted = count - len(required)
+    if required:
+        whole = 0
+        valid &= ~sum(1 << i for i in required)
+    others = _bits(valid & ~whole)
     if len(others) > wanted:
-        history, g_need = fits.history, need.gpus
+        history = fits.history
         free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
 
         def spare(i: int) -> tuple[int, int, int, int]:
@@ -416,7 +444,9 @@ def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: list[int
                 c, m, g = hist[1][k - 1]  # type: ignore[index]
             else:
                 c, m, g = free_cpus[i], free_mem[i], len(free_gpus[i])
-            return (g - g_need, c, m, i)
+            return (g, c, m, i)
         # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
         others = nsmallest(wanted, others, key=spare)
+    elif len(others) < wanted:
+        others += _bits(valid & whole, wanted - len(others))
     return sorted(required) + others
