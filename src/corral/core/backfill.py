@@ -131,14 +131,6 @@ def _single_class(cls: Sequence[int], nodes: tuple[Held, ...]) -> int:
     return first if all(cls[h[0]] == first for h in nodes) else -1
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    job_id: int
-    priority: int
-    start: float
-    end: float
-
-
 class Blocks:
     """Reserved windows: per node (`earliest` is what NodePool.find takes as `blocked`), and
     as an availability profile over time, which `earliest_start` walks.
@@ -149,12 +141,12 @@ class Blocks:
     """
 
     def __init__(self) -> None:
-        self.by_node: dict[int, list[Block]] = {}
         self.earliest: dict[int, float] = {}
         self.by_job: dict[int, tuple[int, ...]] = {}
         self._ranks: list[int] | None = None
         self._above: dict[int, dict[int, float]] = {}
-        self._windows: dict[int, tuple[float, float, int]] = {}
+        # Job → (priority, start, end, nodes as a mask).
+        self._windows: dict[int, tuple[int, float, float, int]] = {}
         self._times: list[float] = [-INF]
         self._free: list[int] = [-1]  # -1: every bit set
         self._unknown = 0
@@ -162,16 +154,15 @@ class Blocks:
 
     def add(self, job_id: int, priority: int, nodes: Iterable[int], start: float, end: float) -> None:
         self._ranks = None
-        block = Block(job_id, priority, start, end)
         chosen = tuple(nodes)
         self.by_job[job_id] = chosen
+        earliest, get = self.earliest, self.earliest.get
         mask = 0
         for i in chosen:
             mask |= 1 << i
-            self.by_node.setdefault(i, []).append(block)
-            if start < self.earliest.get(i, INF) or i not in self.earliest:
-                self.earliest[i] = start
-        self._windows[job_id] = (start, end, mask)
+            if start < get(i, INF) or i not in earliest:
+                earliest[i] = start
+        self._windows[job_id] = (priority, start, end, mask)
         if not self._stale:
             self._carve(start, end, mask)
 
@@ -179,21 +170,28 @@ class Blocks:
         self._ranks = None
         if self._windows.pop(job_id, None) is not None:
             self._stale = True
-        for i in self.by_job.pop(job_id, ()):
-            blocks = [b for b in self.by_node.get(i, []) if b.job_id != job_id]
-            if blocks:
-                self.by_node[i] = blocks
-                self.earliest[i] = min(b.start for b in blocks)
-            else:
-                self.by_node.pop(i, None)
-                self.earliest.pop(i, None)
+        nodes = self.by_job.pop(job_id, ())
+        for i in nodes:
+            self.earliest.pop(i, None)
+        if nodes:
+            self._earliest_among(self.earliest, sum(1 << i for i in nodes), None)
+
+    def _earliest_among(self, out: dict[int, float], nodes: int, above: int | None) -> None:
+        """Fills `out` with each of these nodes' earliest window (of a job with a priority
+        above `above`, when given)."""
+        for priority, start, _, mask in self._windows.values():
+            if above is not None and priority <= above:
+                continue
+            for i in _bits(mask & nodes):
+                if start < out.get(i, INF) or i not in out:
+                    out[i] = start
 
     def _carve(self, start: float, end: float, mask: int) -> None:
         if start == INF:
             self._unknown |= mask
             return
         if end <= start:
-            return
+            end = math.nextafter(start, INF)  # an instant still holds its nodes at that instant
         first = self._cut(start)
         last = self._cut(end) if end != INF else len(self._times)
         keep, free = ~mask, self._free
@@ -213,23 +211,20 @@ class Blocks:
         """(segment starts, free-node masks per segment, nodes held from an unknown start)."""
         if self._stale:
             self._times, self._free, self._unknown, self._stale = [-INF], [-1], 0, False
-            for start, end, mask in self._windows.values():
+            for _, start, end, mask in self._windows.values():
                 self._carve(start, end, mask)
         return self._times, self._free, self._unknown
 
     def above(self, priority: int) -> dict[int, float]:
         """`earliest` counting only reservations of jobs with a higher priority."""
         if self._ranks is None:
-            self._ranks = sorted({b.priority for blocks in self.by_node.values() for b in blocks})
+            self._ranks = sorted({w[0] for w in self._windows.values()})
             self._above = {}
         rank = bisect_right(self._ranks, priority)  # reservations from rank on count
         out = self._above.get(rank)
         if out is None:
             out = self._above[rank] = {}
-            for i, blocks in self.by_node.items():
-                starts = [b.start for b in blocks if b.priority > priority]
-                if starts:
-                    out[i] = min(starts)
+            self._earliest_among(out, -1, priority)
         return out
 
 
