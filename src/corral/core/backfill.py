@@ -7,6 +7,11 @@ free for the job's whole limit is its start. Reserved nodes are then off-limits,
 reservation's window, to every job considered after it: a job starting now may use one
 only if it ends before the reservation begins. A reservation with an unknown (infinite)
 start keeps its nodes from jobs that have no time limit.
+
+The reservations of a pass form an availability profile, as Slurm's backfill keeps its
+node_space_map: time cut at every window's start and end, each segment with a bit mask of
+the nodes that no window holds. Finding a start ANDs the masks a job would span; the cost
+follows the number of windows, not windows × nodes.
 """
 
 from __future__ import annotations
@@ -234,12 +239,12 @@ class _Window:
 
     def __init__(self, free: Sequence[int]) -> None:
         self.free = free
-        self.lo = self.hi = self.mid = 0
+        self.hi = self.mid = self.lo0 = 0
         self.front: list[int] = []  # front[j - lo0]: AND of free[j:mid], for j in [lo0, mid)
-        self.lo0 = 0
         self.back = -1  # AND of free[mid:hi]
 
     def span(self, lo: int, hi: int) -> int:
+        """AND of free[lo:hi]; neither bound may move back between calls."""
         free = self.free
         if lo >= self.mid:
             # Rebuild the front from lo to hi: suffix ANDs, newest last.
@@ -251,10 +256,10 @@ class _Window:
             self.front, self.lo0, self.mid, self.back = front, lo, hi, -1
         else:
             back = self.back
-            for k in range(self.hi if self.hi > self.mid else self.mid, hi):
+            for k in range(self.hi, hi):
                 back &= free[k]
             self.back = back
-        self.lo, self.hi = lo, hi if hi > self.mid else self.mid
+        self.hi = max(hi, self.mid)
         return self.front[lo - self.lo0] & self.back if lo < self.mid else self.back
 
 
