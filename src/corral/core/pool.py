@@ -271,6 +271,8 @@ class NodePool:
         return sum(self.up[cid] for cid in classes)
 
     def shape(self) -> tuple[tuple[object, ...], ...]:
-        """The classes as values: two pools with the same shape number their classes alike."""
-        return tuple((c.cpus, c.memory, c.gpus, c.gpu_type, c.features, c.partitions, c.members)
-                     for c in self.classes)
+        """The classes as values, and the nodes by name: two pools with the same shape number
+        their classes and their nodes alike (what callers cache by index stays true)."""
+        return (tuple(self.names),
+                *((c.cpus, c.memory, c.gpus, c.gpu_type, c.features, c.partitions, c.members)
+                  for c in self.classes))

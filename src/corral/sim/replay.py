@@ -1,8 +1,9 @@
 """Discrete-event replay on a virtual clock, through the scheduling core the controller runs.
 
 Events are job arrivals and job ends, in whole seconds. All events of one instant are applied
-first, then the core decides once (`run_cycle`, with the policy's SchedulingContext); each
-start becomes `JobAllocated` and each end `JobFinished` through core.lifecycle, as in the
+first, then the core decides once: a full pass, as `run_cycle` makes, with the policy's
+SchedulingContext, of one long-lived core.scheduler.Scheduler, which reuses what it worked
+out per job and per running job from one instant to the next. Each start becomes `JobAllocated` and each end `JobFinished` through core.lifecycle, as in the
 controller. A job ends at start + its traced run time, or is killed at its time limit.
 
 The core is asked the same question the controller would ask, cut down to the part that can
@@ -39,11 +40,11 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from corral.core.cycle import CycleResult, run_cycle
-from corral.core.decisions import CONSERVATIVE, EASY, FIFO, SchedulingContext
+from corral.core.decisions import CONSERVATIVE, EASY, FIFO, CycleResult, SchedulingContext
 from corral.core.fairshare import charge, decay_all, new_usage
 from corral.core.lifecycle import apply
 from corral.core.priority import BASIC, MULTIFACTOR, basic_priority
+from corral.core.scheduler import Scheduler
 from corral.core.selection import per_node_request
 from corral.model.accounts import AccountTree
 from corral.model.cluster import NodeResources
@@ -140,6 +141,7 @@ class _State:
         machine = workload.machine
         # The replay reads starts and reservations, never the estimates of the rest.
         self.context = replace(context, policy=replace(context.policy, estimates=False))
+        self.core = Scheduler(machine.partitions, self.context)
         self.mode = context.policy.backfill
         self.partitions = machine.partitions
         self.exact = exact or not plain(machine, workload.requests, context)
@@ -286,7 +288,8 @@ class _State:
     def _ask(self, pending: list[Job], running: list[Job], nodes: Mapping[str, NodeResources],
              now: int) -> CycleResult:
         self.passes += 1
-        return run_cycle(pending, running, nodes, self.partitions, now, self.context)
+        self.core.set_context(self.context)
+        return self.core.full_pass(pending, running, nodes, now)
 
     def _cut_nodes(self, pending: list[Job], now: int) -> CycleResult:
         """The pass over the nodes with a free core, padded with busy ones (a job must see

@@ -159,3 +159,15 @@ def test_a_new_context_keeps_working_and_holds_back_what_it_names() -> None:
     sched.set_context(SchedulingContext(ineligible={3: Reason.DEPENDENCY}))
     result = sched.full_pass([job(3), job(4)], [], nodes(1), 1.0)
     assert result.reasons == {3: Reason.DEPENDENCY} and [s.job_id for s in result.starts] == [4]
+
+
+def test_a_kept_scheduler_follows_its_running_jobs_when_the_node_set_changes() -> None:
+    """n2 leaves and n3 (alike) comes: the running job's node moves in the pool's numbering,
+    and what the scheduler remembers of it must move too."""
+    sched = Scheduler(MAIN)
+    busy = [run(job(90, cpus=4), "n1")]  # ends at 600 s
+    wide = job(1, cpus=4, nodes=2)
+    sched.full_pass([wide], busy, occupy(nodes(2), busy), 60.0)
+    view = {"n3": NodeResources("n3", 4, 4000, 0, None, 4, 4000), **occupy(nodes(1), busy)}
+    result = sched.full_pass([wide], busy, view, 60.0)
+    assert [(r.start, sorted(r.nodes)) for r in result.reservations] == [(600.0, ["n1", "n3"])]
