@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
 from heapq import nsmallest
 
 from corral.core.pool import NodePool
@@ -263,63 +262,64 @@ class _Window:
         return self.front[lo - self.lo0] & self.back if lo < self.mid else self.back
 
 
-@dataclass(slots=True)
 class FitsOverTime:
-    """Which nodes fit a request as running jobs release theirs, release by release."""
+    """Which nodes fit a request as running jobs release theirs, release by release: worked
+    out only as far as some start search has asked (`grow`), as a pass's first job start
+    makes it stale anyway."""
 
-    now: int  # the nodes that fit before any release, as a bit mask
-    times: list[float]  # the releases' times, ascending
-    masks: list[int]  # the nodes that fit once the releases up to each time are applied
-    whole_now: int  # the nodes wholly free before any release
-    wholes: list[int]  # … and once the releases up to each time are applied
-    # Per node touched by a release: its release times and what is free after each.
-    history: dict[int, tuple[list[float], list[tuple[int, int, int]]]]
+    def __init__(self, pool: NodePool, cand: Collection[int], need: PerNode,
+                 releases: Sequence[tuple[float, int, tuple[Held, ...]]],
+                 usable: Callable[[int], bool], extra: int = 0) -> None:
+        self.cls, self.full = pool.cls, [c.full for c in pool.classes]
+        self.need, self.usable = need, usable
+        self.pool, self.releases, self.taken = pool, releases, 0
+        fitting = whole = 0
+        for i in pool.fitting(cand, need, len(pool.names)):
+            if usable(i):
+                fitting |= 1 << i
+                if pool.sig(i) == self.full[self.cls[i]]:
+                    whole |= 1 << i
+        self.now = self.fitting = fitting | extra  # nodes that fit before any release (mask)
+        self.whole_now = self.whole = whole  # … that are wholly free
+        self.times: list[float] = []  # the releases' times, ascending
+        self.masks: list[int] = []  # the nodes that fit once the releases up to each are in
+        self.wholes: list[int] = []  # … and are wholly free
+        # Per node touched by a release: its release times and what is free after each
+        # (GPUs, CPUs, memory: best fit's order).
+        self.history: dict[int, tuple[list[float], list[tuple[int, int, int]]]] = {}
 
-
-def fits_over_time(pool: NodePool, cand: Collection[int], need: PerNode,
-                   releases: Sequence[tuple[float, int, tuple[Held, ...]]],
-                   usable: Callable[[int], bool]) -> FitsOverTime:
-    cls, full = pool.cls, [c.full for c in pool.classes]
-    exclusive, c_need, m_need, g_need = need.exclusive, need.cpus, need.memory, need.gpus
-
-    def fit(c: int, m: int, g: int, k: int) -> bool:
-        if exclusive:
-            return (g, c, m) == full[k]
-        return c >= c_need and m >= m_need and g >= g_need
-
-    fitting = whole = 0
-    for i in pool.fitting(cand, need, len(pool.names)):
-        if usable(i):
-            fitting |= 1 << i
-            if pool.sig(i) == full[cls[i]]:
-                whole |= 1 << i
-    first, whole_now = fitting, whole
-    free_cpus, free_mem, free_gpus = pool.free_cpus, pool.free_mem, pool.free_gpus
-    over: dict[int, tuple[int, int, int]] = {}
-    history: dict[int, tuple[list[float], list[tuple[int, int, int]]]] = {}
-    times: list[float] = []
-    masks: list[int] = []
-    wholes: list[int] = []
-    for end, _, nodes in releases:
+    def grow(self) -> bool:
+        """Takes in the next release; False when none is left."""
+        if self.taken >= len(self.releases):
+            return False
+        end, _, nodes = self.releases[self.taken]
+        self.taken += 1
+        pool, cls, full, history, usable = self.pool, self.cls, self.full, self.history, self.usable
+        need = self.need
+        fitting, whole = self.fitting, self.whole
         for i, cpus, mem, gpus in nodes:
-            o = over.get(i)
-            c, m, g = o if o is not None else (free_cpus[i], free_mem[i], len(free_gpus[i]))
-            o = over[i] = (c + cpus, m + mem, g + len(gpus))
             hist = history.get(i)
             if hist is None:
+                g, c, m = len(pool.free_gpus[i]), pool.free_cpus[i], pool.free_mem[i]
+                o = (g + len(gpus), c + cpus, m + mem)
                 history[i] = ([end], [o])
             else:
+                g, c, m = hist[1][-1]
+                o = (g + len(gpus), c + cpus, m + mem)
                 hist[0].append(end)
                 hist[1].append(o)
             bit = 1 << i
-            if not fitting & bit and fit(o[0], o[1], o[2], cls[i]) and usable(i):
+            if not fitting & bit and usable(i) and (
+                    o == full[cls[i]] if need.exclusive
+                    else o[1] >= need.cpus and o[2] >= need.memory and o[0] >= need.gpus):
                 fitting |= bit
-            if (o[2], o[0], o[1]) == full[cls[i]] and fitting & bit:
+            if o == full[cls[i]] and fitting & bit:
                 whole |= bit
-        times.append(end)
-        masks.append(fitting)
-        wholes.append(whole)
-    return FitsOverTime(first, times, masks, whole_now, wholes, history)
+        self.fitting, self.whole = fitting, whole
+        self.times.append(end)
+        self.masks.append(fitting)
+        self.wholes.append(whole)
+        return True
 
 
 def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, count: int,
@@ -347,20 +347,19 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
             not only_required or i in required_set)
 
     releases = timeline.view(cand)
+    required_mask = 0
     if excluded_set or required_set:
-        fits = fits_over_time(pool, cand, need, releases, usable)
-        required_mask = 0
+        extra = 0
         for i in required_set:
             required_mask |= 1 << i
             if usable(i) and pool.fits(i, need):
-                fits.now |= 1 << i
-                fits.masks = [m | 1 << i for m in fits.masks]
+                extra |= 1 << i
+        fits = FitsOverTime(pool, cand, need, releases, usable, extra)
     else:
         key = (cand, need, pool.version)
         fits = timeline.fits.get(key)  # type: ignore[assignment]
         if fits is None:
-            fits = timeline.fits[key] = fits_over_time(pool, cand, need, releases, usable)
-        required_mask = 0
+            fits = timeline.fits[key] = FitsOverTime(pool, cand, need, releases, usable)
 
     times, free, unknown = blocks.profile()
     n_seg = len(times)
@@ -376,8 +375,8 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     def enough(mask: int) -> bool:
         return mask.bit_count() >= count and mask & required_mask == required_mask
 
-    rel_times, masks = fits.times, fits.masks
-    n_rel, ri = len(rel_times), 0
+    rel_times, masks, grow = fits.times, fits.masks, fits.grow
+    ri = 0
     t = now
     cut = bisect_right(times, t)  # the next cut of the profile after t
     fitting = fits.now
@@ -385,7 +384,7 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     while not enough(valid):
         # Jobs already past their limit are expected to end at once, so the first step
         # applies every release up to now.
-        upcoming = rel_times[ri] if ri < n_rel else INF
+        upcoming = rel_times[ri] if ri < len(rel_times) or grow() else INF
         if cut < n_seg and times[cut] < upcoming:
             upcoming = times[cut]
         if upcoming == INF:
@@ -399,7 +398,9 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
         while cut < n_seg and times[cut] <= t:
             gained |= free[cut] & ~free[cut - 1]
             cut += 1
-        if ri < n_rel and rel_times[ri] <= t:
+        if ri < len(rel_times) and rel_times[ri] <= t:
+            while rel_times[-1] <= t and grow():
+                pass
             ri = bisect_right(rel_times, t, ri)
             grown = masks[ri - 1]
             gained |= grown & ~fitting
@@ -441,9 +442,9 @@ def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: int, who
             hist = history.get(i) if t is not None else None
             k = bisect_right(hist[0], t) if hist is not None else 0
             if k:
-                c, m, g = hist[1][k - 1]  # type: ignore[index]
+                g, c, m = hist[1][k - 1]  # type: ignore[index]
             else:
-                c, m, g = free_cpus[i], free_mem[i], len(free_gpus[i])
+                g, c, m = len(free_gpus[i]), free_cpus[i], free_mem[i]
             return (g, c, m, i)
         # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
         others = nsmallest(wanted, others, key=spare)
