@@ -36,9 +36,13 @@ def running_job(job_id: int, node: str, cpus: int, ends_in_min: int) -> Job:
 
 def brute_force(free: list[int], releases: list[tuple[float, int, int]],
                 windows: list[tuple[float, float, set[int]]], need: int, count: int,
-                duration: float) -> tuple[float, set[int]]:
-    """The first candidate start at which `count` nodes have `need` CPUs free for the whole
-    duration and no window on them overlaps it; with the nodes that qualify then."""
+                duration: float, excluded: set[int] = frozenset(),  # type: ignore[assignment]
+                required: set[int] = frozenset(),  # type: ignore[assignment]
+                ) -> tuple[float, set[int]]:
+    """The first candidate start at which `count` nodes (the required ones among them, none
+    excluded) have `need` CPUs free for the whole duration and no window on them overlaps
+    it; with the nodes that qualify then."""
+    count = max(count, len(required))
     candidates = sorted({NOW} | {end for end, _, _ in releases}
                         | {end for _, end, _ in windows if NOW < end < INF})
     for t in candidates:
@@ -48,13 +52,14 @@ def brute_force(free: list[int], releases: list[tuple[float, int, int]],
                 cpus[node] += amount
         ok = set()
         for node, have in enumerate(cpus):
-            if have < need:
+            if have < need or node in excluded or (required and len(required) >= count
+                                                   and node not in required):
                 continue
             if any(end > t and (duration == INF or start < t + duration)
                    for start, end, nodes in windows if node in nodes):
                 continue
             ok.add(node)
-        if len(ok) >= count:
+        if len(ok) >= count and required <= ok:
             return t, ok
     return INF, set()
 
@@ -69,10 +74,11 @@ reserved = st.lists(st.tuples(st.sets(st.integers(0, 4), min_size=1, max_size=3)
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 5), busy, reserved, st.integers(1, CPUS), st.integers(1, 4),
-       st.one_of(st.just(INF), st.integers(1, 40).map(lambda m: m * 60.0)))
+       st.one_of(st.just(INF), st.integers(1, 40).map(lambda m: m * 60.0)),
+       st.sets(st.integers(0, 4), max_size=2), st.sets(st.integers(0, 4), max_size=2))
 def test_earliest_start_matches_the_brute_force_walk(node_count: int, jobs: list, windows: list,
-                                                     need_cpus: int, count: int,
-                                                     duration: float) -> None:
+                                                     need_cpus: int, count: int, duration: float,
+                                                     excluded: set, required: set) -> None:
     free = [CPUS] * node_count
     running: list[Job] = []
     releases: list[tuple[float, int, int]] = []
@@ -97,12 +103,15 @@ def test_earliest_start_matches_the_brute_force_walk(node_count: int, jobs: list
         blocks.add(k, 1, sorted(on), start, end)
         kept.append((start, end, on))
     need = PerNode(need_cpus, 0, 0, None, False)
+    excluded = {i for i in excluded if i < node_count}
+    required = {i for i in required if i < node_count} - excluded
     start, chosen = earliest_start(pool, range(len(pool.classes)), need, count, duration,
-                                   timeline, blocks, NOW)
-    expected, qualifying = brute_force(free, releases, kept, need_cpus, count, duration)
+                                   timeline, blocks, NOW, excluded, sorted(required))
+    expected, qualifying = brute_force(free, releases, kept, need_cpus, count, duration,
+                                       excluded, required)
     assert start == expected
     if start != INF:
-        assert len(chosen) == count and set(chosen) <= qualifying
+        assert len(chosen) == max(count, len(required)) and required <= set(chosen) <= qualifying
 
 
 def test_a_dropped_window_frees_its_nodes_again() -> None:
