@@ -135,6 +135,18 @@ def _single_class(cls: Sequence[int], nodes: tuple[Held, ...]) -> int:
     return first if all(cls[h[0]] == first for h in nodes) else -1
 
 
+def mask_of(indices: Iterable[int]) -> int:
+    """The bit mask with these bits set; built in bytes, since OR-ing bit by bit copies the
+    whole (growing) integer each time."""
+    found = list(indices)
+    if not found:
+        return 0
+    buf = bytearray(max(found) // 8 + 1)
+    for i in found:
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
+
+
 class Blocks:
     """Reserved windows: per node (`earliest` is what NodePool.find takes as `blocked`), and
     as an availability profile over time, which `earliest_start` walks.
@@ -154,41 +166,44 @@ class Blocks:
         self._times: list[float] = [-INF]
         self._free: list[int] = [-1]  # -1: every bit set
         self._unknown = 0
-        self._stale = False  # a window was dropped: rebuild the profile before using it
 
     def add(self, job_id: int, priority: int, nodes: Iterable[int], start: float, end: float) -> None:
         self._ranks = None
         chosen = tuple(nodes)
         self.by_job[job_id] = chosen
         earliest, get = self.earliest, self.earliest.get
-        mask = 0
         for i in chosen:
-            mask |= 1 << i
             if start < get(i, INF) or i not in earliest:
                 earliest[i] = start
+        mask = mask_of(chosen)
         self._windows[job_id] = (priority, start, end, mask)
-        if not self._stale:
-            self._carve(start, end, mask)
+        self._carve(start, end, mask)
 
     def drop(self, job_id: int) -> None:
         self._ranks = None
-        if self._windows.pop(job_id, None) is not None:
-            self._stale = True
+        window = self._windows.pop(job_id, None)
+        if window is not None:
+            self._uncarve(*window[1:])
         nodes = self.by_job.pop(job_id, ())
         for i in nodes:
             self.earliest.pop(i, None)
         if nodes:
-            self._earliest_among(self.earliest, sum(1 << i for i in nodes), None)
+            self._earliest_among(self.earliest, mask_of(nodes), None)
 
     def _earliest_among(self, out: dict[int, float], nodes: int, above: int | None) -> None:
         """Fills `out` with each of these nodes' earliest window (of a job with a priority
         above `above`, when given)."""
-        for priority, start, _, mask in self._windows.values():
+        left = nodes
+        for priority, start, _, mask in sorted(self._windows.values(), key=lambda w: w[1]):
             if above is not None and priority <= above:
                 continue
-            for i in _bits(mask & nodes):
-                if start < out.get(i, INF) or i not in out:
+            hit = mask & left
+            if hit:
+                left &= ~hit  # a node's first window, in start order, is its earliest
+                for i in _bits(hit):
                     out[i] = start
+                if not left:
+                    return
 
     def _carve(self, start: float, end: float, mask: int) -> None:
         if start == INF:
@@ -202,6 +217,26 @@ class Blocks:
         for k in range(first, last):
             free[k] &= keep
 
+    def _uncarve(self, start: float, end: float, mask: int) -> None:
+        """Gives a dropped window's nodes back, then carves again the windows that overlap
+        it on the same nodes (preemption may reserve over a reservation)."""
+        if start == INF:
+            self._unknown = 0
+            for _, s, _, m in self._windows.values():
+                if s == INF:
+                    self._unknown |= m
+            return
+        if end <= start:
+            end = math.nextafter(start, INF)
+        first = self._cut(start)
+        last = self._cut(end) if end != INF else len(self._times)
+        free = self._free
+        for k in range(first, last):
+            free[k] |= mask
+        for _, s, e, m in self._windows.values():
+            if m & mask and s < end and (e > start or (e <= s and s >= start)):
+                self._carve(s, e, m)
+
     def _cut(self, at: float) -> int:
         """The segment starting at `at`, split off the one that held it."""
         times = self._times
@@ -213,10 +248,6 @@ class Blocks:
 
     def profile(self) -> tuple[list[float], list[int], int]:
         """(segment starts, free-node masks per segment, nodes held from an unknown start)."""
-        if self._stale:
-            self._times, self._free, self._unknown, self._stale = [-INF], [-1], 0, False
-            for _, start, end, mask in self._windows.values():
-                self._carve(start, end, mask)
         return self._times, self._free, self._unknown
 
     def above(self, priority: int) -> dict[int, float]:
@@ -273,16 +304,15 @@ class FitsOverTime:
         self.cls, self.full = pool.cls, [c.full for c in pool.classes]
         self.need, self.usable = need, usable
         self.pool, self.releases, self.taken = pool, releases, 0
-        fitting = whole = 0
-        for i in pool.fitting(cand, need, len(pool.names)):
-            if usable(i):
-                fitting |= 1 << i
-                if pool.sig(i) == self.full[self.cls[i]]:
-                    whole |= 1 << i
-        self.now = self.fitting = fitting | extra  # nodes that fit before any release (mask)
+        fitting = [i for i in pool.fitting(cand, need, len(pool.names)) if usable(i)]
+        full, cls = self.full, self.cls
+        whole = mask_of(i for i in fitting if pool.sig(i) == full[cls[i]])
+        self.now = self.fitting = mask_of(fitting) | extra  # fit before any release (mask)
+        self.count_now = self.fitted = self.now.bit_count()
         self.whole_now = self.whole = whole  # … that are wholly free
         self.times: list[float] = []  # the releases' times, ascending
         self.masks: list[int] = []  # the nodes that fit once the releases up to each are in
+        self.counts: list[int] = []  # … how many
         self.wholes: list[int] = []  # … and are wholly free
         # Per node touched by a release: its release times and what is free after each
         # (GPUs, CPUs, memory: best fit's order).
@@ -296,7 +326,7 @@ class FitsOverTime:
         self.taken += 1
         pool, cls, full, history, usable = self.pool, self.cls, self.full, self.history, self.usable
         need = self.need
-        fitting, whole = self.fitting, self.whole
+        fitting, whole, fitted = self.fitting, self.whole, self.fitted
         for i, cpus, mem, gpus in nodes:
             hist = history.get(i)
             if hist is None:
@@ -313,11 +343,13 @@ class FitsOverTime:
                     o == full[cls[i]] if need.exclusive
                     else o[1] >= need.cpus and o[2] >= need.memory and o[0] >= need.gpus):
                 fitting |= bit
-            if o == full[cls[i]] and fitting & bit:
+                fitted += 1
+            if o == full[cls[i]] and fitting & bit and not whole & bit:
                 whole |= bit
-        self.fitting, self.whole = fitting, whole
+        self.fitting, self.whole, self.fitted = fitting, whole, fitted
         self.times.append(end)
         self.masks.append(fitting)
+        self.counts.append(fitted)
         self.wholes.append(whole)
         return True
 
@@ -349,11 +381,8 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     releases = timeline.view(cand)
     required_mask = 0
     if excluded_set or required_set:
-        extra = 0
-        for i in required_set:
-            required_mask |= 1 << i
-            if usable(i) and pool.fits(i, need):
-                extra |= 1 << i
+        required_mask = mask_of(required_set)
+        extra = mask_of(i for i in required_set if usable(i) and pool.fits(i, need))
         fits = FitsOverTime(pool, cand, need, releases, usable, extra)
     else:
         key = (cand, need, pool.version)
@@ -375,17 +404,23 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
     def enough(mask: int) -> bool:
         return mask.bit_count() >= count and mask & required_mask == required_mask
 
-    rel_times, masks, grow = fits.times, fits.masks, fits.grow
+    rel_times, masks, counts, grow = fits.times, fits.masks, fits.counts, fits.grow
     ri = 0
     t = now
     cut = bisect_right(times, t)  # the next cut of the profile after t
-    fitting = fits.now
-    valid = valid_at(t, fitting) if fitting.bit_count() >= count else 0
+    fitting, fitted = fits.now, fits.count_now
+    valid = valid_at(t, fitting) if fitted >= count else 0
     while not enough(valid):
         # Jobs already past their limit are expected to end at once, so the first step
         # applies every release up to now.
-        upcoming = rel_times[ri] if ri < len(rel_times) or grow() else INF
-        if cut < n_seg and times[cut] < upcoming:
+        # A release matters once it makes another node fit: straight to the first that
+        # does (to the one that makes enough fit, while too few do).
+        want = count if fitted < count else fitted + 1
+        while (counts[-1] if counts else -1) < want and grow():
+            pass
+        k = bisect_left(counts, want, ri)
+        upcoming = rel_times[k] if k < len(counts) else INF
+        if fitted >= count and cut < n_seg and times[cut] < upcoming:
             upcoming = times[cut]
         if upcoming == INF:
             return INF, sorted(i for c in cand for i in pool.classes[c].members
@@ -394,18 +429,18 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
             t = upcoming
         # Only a node that fits from now on, or whose window has just ended, can make t a
         # start where the last candidate was none: otherwise t is no better, so skip it.
-        gained = 0
-        while cut < n_seg and times[cut] <= t:
-            gained |= free[cut] & ~free[cut - 1]
-            cut += 1
+        gained = False
         if ri < len(rel_times) and rel_times[ri] <= t:
             while rel_times[-1] <= t and grow():
                 pass
             ri = bisect_right(rel_times, t, ri)
-            grown = masks[ri - 1]
-            gained |= grown & ~fitting
-            fitting = grown
-        if gained & fitting and fitting.bit_count() >= count:
+            if counts[ri - 1] != fitted:
+                gained, fitting, fitted = True, masks[ri - 1], counts[ri - 1]
+        while cut < n_seg and times[cut] <= t:
+            if not gained and free[cut] & ~free[cut - 1] & fitting:
+                gained = True
+            cut += 1
+        if gained and fitted >= count:
             valid = valid_at(t, fitting)
     whole = (fits.wholes[ri - 1] if ri else fits.whole_now) if len(cand) == 1 else 0
     return t, _choose(pool, fits, t if ri else None, valid, whole, required_set, count, need)
@@ -432,7 +467,7 @@ def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: int, who
     wanted = count - len(required)
     if required:
         whole = 0
-        valid &= ~sum(1 << i for i in required)
+        valid &= ~mask_of(required)
     others = _bits(valid & ~whole)
     if len(others) > wanted:
         history = fits.history

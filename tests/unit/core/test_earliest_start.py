@@ -138,3 +138,29 @@ def test_a_window_of_unknown_start_keeps_out_only_jobs_without_a_limit() -> None
     assert earliest_start(pool, [0], need, 1, 600.0, timeline, blocks, NOW)[0] == NOW
     assert earliest_start(pool, [0], need, 1, INF, timeline, blocks, NOW)[0] == INF
     assert blocks.above(4) == {0: INF} and blocks.above(5) == {}
+
+
+def free_at(blocks: Blocks, t: float, nodes: int) -> int:
+    times, free, _ = blocks.profile()
+    k = max(i for i, at in enumerate(times) if at <= t)
+    return free[k] & ((1 << nodes) - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reserved, st.sets(st.integers(0, 5)))
+def test_dropping_windows_leaves_the_profile_of_those_kept(windows: list, dropped: set) -> None:
+    blocks, kept = Blocks(), Blocks()
+    for k, (on, offset, length) in enumerate(windows):
+        start = NOW + offset
+        blocks.add(k, 1, sorted(on), start, start + length)
+        if k not in dropped:
+            kept.add(k, 1, sorted(on), start, start + length)
+    for k in dropped:
+        blocks.drop(k)
+    moments = {NOW + offset for _, offset, _ in windows} | {
+        NOW + offset + length for _, offset, length in windows} | {NOW}
+    for t in moments:
+        if t != INF:
+            assert free_at(blocks, t, 5) == free_at(kept, t, 5)
+    assert blocks.profile()[2] == kept.profile()[2]
+    assert blocks.earliest == kept.earliest
