@@ -53,7 +53,7 @@ class Timeline:
         self._views: dict[frozenset[int], list[tuple[float, int, tuple[Held, ...]]]] = {}
         # earliest_start's FitsOverTime per (classes, request, pool version); any change to
         # the releases clears it.
-        self.fits: dict[tuple[object, ...], object] = {}
+        self.fits: dict[tuple[object, ...], FitsOverTime] = {}
 
     @classmethod
     def of(cls, pool: NodePool, running: Iterable[Job], now: float,
@@ -158,7 +158,6 @@ class Blocks:
 
     def __init__(self) -> None:
         self.earliest: dict[int, float] = {}
-        self.by_job: dict[int, tuple[int, ...]] = {}
         self._ranks: list[int] | None = None
         self._above: dict[int, dict[int, float]] = {}
         # Job → (priority, start, end, nodes as a mask).
@@ -170,25 +169,29 @@ class Blocks:
     def add(self, job_id: int, priority: int, nodes: Iterable[int], start: float, end: float) -> None:
         self._ranks = None
         chosen = tuple(nodes)
-        self.by_job[job_id] = chosen
         earliest, get = self.earliest, self.earliest.get
         for i in chosen:
             if start < get(i, INF) or i not in earliest:
                 earliest[i] = start
+        if end <= start != INF:
+            end = math.nextafter(start, INF)  # an instant still holds its nodes at that instant
         mask = mask_of(chosen)
         self._windows[job_id] = (priority, start, end, mask)
         self._carve(start, end, mask)
 
+    def __contains__(self, job_id: int) -> bool:
+        return job_id in self._windows
+
     def drop(self, job_id: int) -> None:
         self._ranks = None
         window = self._windows.pop(job_id, None)
-        if window is not None:
-            self._uncarve(*window[1:])
-        nodes = self.by_job.pop(job_id, ())
-        for i in nodes:
+        if window is None:
+            return
+        _, start, end, mask = window
+        self._uncarve(start, end, mask)
+        for i in _bits(mask):
             self.earliest.pop(i, None)
-        if nodes:
-            self._earliest_among(self.earliest, mask_of(nodes), None)
+        self._earliest_among(self.earliest, mask, None)
 
     def _earliest_among(self, out: dict[int, float], nodes: int, above: int | None) -> None:
         """Fills `out` with each of these nodes' earliest window (of a job with a priority
@@ -209,12 +212,8 @@ class Blocks:
         if start == INF:
             self._unknown |= mask
             return
-        if end <= start:
-            end = math.nextafter(start, INF)  # an instant still holds its nodes at that instant
-        first = self._cut(start)
-        last = self._cut(end) if end != INF else len(self._times)
         keep, free = ~mask, self._free
-        for k in range(first, last):
+        for k in self._segments(start, end):
             free[k] &= keep
 
     def _uncarve(self, start: float, end: float, mask: int) -> None:
@@ -226,16 +225,17 @@ class Blocks:
                 if s == INF:
                     self._unknown |= m
             return
-        if end <= start:
-            end = math.nextafter(start, INF)
-        first = self._cut(start)
-        last = self._cut(end) if end != INF else len(self._times)
         free = self._free
-        for k in range(first, last):
+        for k in self._segments(start, end):
             free[k] |= mask
         for _, s, e, m in self._windows.values():
-            if m & mask and s < end and (e > start or (e <= s and s >= start)):
+            if m & mask and s < end and e > start:
                 self._carve(s, e, m)
+
+    def _segments(self, start: float, end: float) -> range:
+        """The segments of [start, end), cut out of those around them where needed."""
+        first = self._cut(start)
+        return range(first, self._cut(end) if end != INF else len(self._times))
 
     def _cut(self, at: float) -> int:
         """The segment starting at `at`, split off the one that held it."""
@@ -386,7 +386,7 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
         fits = FitsOverTime(pool, cand, need, releases, usable, extra)
     else:
         key = (cand, need, pool.version)
-        fits = timeline.fits.get(key)  # type: ignore[assignment]
+        fits = timeline.fits.get(key)
         if fits is None:
             fits = timeline.fits[key] = FitsOverTime(pool, cand, need, releases, usable)
 

@@ -331,7 +331,7 @@ class Scheduler:
                 continue  # the rest of the group asks the same: it does not fit either
             run.start(req, placed, end, self.holders.get(rjob.partition) not in (None, jid))
             self.gone.add(jid)
-            if jid in self.blocks.by_job:
+            if jid in self.blocks:
                 self.blocks.drop(jid)
             if self.holders.get(rjob.partition) == jid:
                 lost.add(rjob.partition)
