@@ -23,6 +23,8 @@ class ControllerSettings:
     host: str = "127.0.0.1"
     port: int = 6817
     cluster_key: str = ""
+    # Signs job tokens; kept apart from the cluster key, which every agent holds.
+    job_token_key: str = ""
     cluster_name: str = "corral"
     partitions: tuple[Partition, ...] = (Partition("main", all_nodes=True, default=True),)
     # Slurm without DefMemPerCPU gives a job the whole node; corral gives each CPU this much,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -16,17 +15,12 @@ import psutil
 
 from corral.client import Client, ControllerUnreachable
 from corral.client.locate import default_data_dir
+from corral.keyfile import read_or_create
 
 
 def cluster_key(data_dir: Path) -> str:
-    """The shared secret agents present to the controller; made once, readable by its owner only."""
-    path = data_dir / "cluster.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    """The shared secret agents present to the controller."""
+    return read_or_create(data_dir / "cluster.key")
 
 
 class AllInOne:

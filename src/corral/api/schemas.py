@@ -77,9 +77,9 @@ class CancelRequest(Strict):
 
 
 class JobUpdate(Strict):
-    time_limit: int | None = Field(None, ge=0)
-    name: str | None = None
-    nice: int | None = None
+    time_limit: int | None = Field(None, ge=0, le=100 * 366 * 24 * 60)
+    name: str | None = Field(None, max_length=1024)
+    nice: int | None = Field(None, ge=-2147483645, le=2147483645)
     dependency: str | None = None
     clear_time_limit: bool = False
 

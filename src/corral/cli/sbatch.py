@@ -88,7 +88,9 @@ def submit(argv: Sequence[str], client: Client) -> int:
         reply = client.submit(request, test_only="test-only" in values)
     except ClientError as exc:
         lines = exc.message.splitlines() or [exc.message]
-        if len(lines) == 1 and not lines[0].startswith("Batch job submission failed:"):
+        if exc.status == 503:  # the controller is up but cannot commit: one line, as asked
+            lines = [f"Batch job submission failed: {exc.message}"]
+        elif len(lines) == 1 and not lines[0].startswith("Batch job submission failed:"):
             lines.append(f"Batch job submission failed: {lines[0]}")
         raise SbatchError(*lines) from None
     job_id = int(reply["job_id"])

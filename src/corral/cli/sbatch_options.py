@@ -10,6 +10,7 @@ from typing import Any
 
 from corral.cli.getopt import Option, OptionError, parse
 from corral.model.hostlist import expand
+from corral.model.signals import parse_warning_signal
 from corral.model.timefmt import parse_memory_mb, parse_time_limit, parse_timestamp
 
 OPTIONS = [
@@ -150,18 +151,12 @@ def _when(value: str | None, option: str, now: float) -> float:
         raise SbatchError(f"Invalid --{option} specification", code=255) from None
 
 
-SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "ALRM": 14,
-           "TERM": 15, "CONT": 18, "STOP": 19, "TSTP": 20, "URG": 23, "XCPU": 24, "XFSZ": 25}
-
-
 def _signal(value: str) -> str:
     """--signal=[{R|B}:]SIG[@secs] → kept as given once it is known to be valid."""
-    flags, _, rest = value.rpartition(":")
-    name, _, secs = rest.partition("@")
-    name = name.upper().removeprefix("SIG")
-    if (flags and set(flags.upper()) - set("RB")) or (secs and not secs.isdigit()) \
-            or not (name.isdigit() and 0 < int(name) < 65 or name in SIGNALS):
-        raise SbatchError("Invalid --signal specification", code=255)
+    try:
+        parse_warning_signal(value)
+    except ValueError:
+        raise SbatchError("Invalid --signal specification", code=255) from None
     return value
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
 from corral.client import Client
+from corral.model.signals import signal_number
 
 VERSION = "slurm-wlm 22.05.8"
 
@@ -48,10 +49,6 @@ Help options:
   --help                          show this help message
   --usage                         display brief usage message"""
 
-# Slurm's signal names, with their Linux numbers (the signal module costs an enum import).
-_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ABRT": 6, "KILL": 9, "USR1": 10, "USR2": 12,
-            "ALRM": 14, "TERM": 15, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
-            "URG": 23}
 _STATES = {"PENDING": "PENDING", "PD": "PENDING", "RUNNING": "RUNNING", "R": "RUNNING",
            "SUSPENDED": "SUSPENDED", "S": "SUSPENDED"}
 _PLAIN_ID = re.compile(r"[0-9]+")
@@ -62,13 +59,10 @@ _QUIET_ERRORS = ("Invalid job id specified", "Job/step already completing or com
 
 def parse_signal(text: str) -> int:
     """A signal by name (KILL, SIGKILL, any case) or number; Slurm's error otherwise."""
-    name = text.strip().upper()
-    if name.isdigit() and int(name) > 0:
-        return int(name)
-    name = name.removeprefix("SIG")
-    if name in _SIGNALS:
-        return _SIGNALS[name]
-    raise CommandError(f"Invalid job signal: {text}")
+    try:
+        return signal_number(text)
+    except ValueError:
+        raise CommandError(f"Invalid job signal: {text}") from None
 
 
 def parse_job_id(text: str) -> int | str:

@@ -65,24 +65,23 @@ class ControllerUnreachable(Exception):
 
 
 class Client:
-    """Talks to one controller. Over TCP, the cluster key (CORRAL_CLUSTER_KEY) vouches for the uid."""
+    """Talks to one controller. On its Unix socket the kernel names the caller; over TCP, inside
+    a job, the job's token (CORRAL_JOB_TOKEN) does, for that job only."""
 
-    def __init__(self, address: str, *, timeout: float = 30.0, cluster_key: str | None = None,
-                 uid: int | None = None) -> None:
+    def __init__(self, address: str, *, timeout: float = 30.0) -> None:
         self.address = address
         self._timeout = timeout
         self._headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
-        if cluster_key:
-            self._headers["Authorization"] = f"Bearer {cluster_key}"
-            self._headers["X-Corral-Uid"] = str(os.getuid() if uid is None else uid)
         self._conn: Connection | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Client:
         env = os.environ if environ is None else environ
-        client = cls(locate_controller(env), cluster_key=env.get("CORRAL_CLUSTER_KEY"), **kwargs)
-        if not env.get("CORRAL_CLUSTER_KEY") and env.get("CORRAL_JOB_TOKEN") and env.get("SLURM_JOB_ID"):
-            # Inside a job on a node without the cluster key: the job's token vouches for its owner.
+        local = env.get("CORRAL_SOCKET")
+        if local and os.path.exists(local):
+            return cls(local, **kwargs)  # inside a job on the controller's host
+        client = cls(locate_controller(env), **kwargs)
+        if env.get("CORRAL_JOB_TOKEN") and env.get("SLURM_JOB_ID"):
             client._headers["X-Corral-Job-Id"] = env["SLURM_JOB_ID"]
             client._headers["X-Corral-Job-Token"] = env["CORRAL_JOB_TOKEN"]
         return client
@@ -118,8 +117,13 @@ class Client:
             if clean:
                 url += "?" + urlencode(clean)
         payload = None if body is None else json.dumps(body).encode()
+        headers = self._headers
+        if method != "GET":
+            # The transport may send it twice (a kept-alive socket the controller closed): the
+            # key makes the controller answer a repeat with the first reply instead of acting again.
+            headers = {**headers, "Idempotency-Key": os.urandom(16).hex()}
         try:
-            status, reason, data = self._connection().request(method, url, payload, self._headers)
+            status, reason, data = self._connection().request(method, url, payload, headers)
         except (OSError, TransportError) as exc:
             self.close()
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

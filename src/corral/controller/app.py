@@ -11,12 +11,14 @@ import logging
 import pwd
 import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from corral import __version__
 from corral.api.schemas import (
@@ -29,16 +31,26 @@ from corral.api.schemas import (
     NodeUpdate,
     SubmitRequest,
 )
-from corral.controller.jobs import Caller, JobManager
-from corral.controller.jobtoken import token_matches
+from corral.controller.auth import (
+    Caller,
+    job_caller,
+    job_identity,
+    peer_caller,
+    refuse_unknown,
+    require_agent,
+    user_name,
+)
+from corral.controller.idempotency import IdempotentReplies
+from corral.controller.jobs import JobManager
+from corral.controller.jobtoken import token_key
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.records import job_record, node_record, partition_record
 from corral.controller.steps_api import router as steps_router
+from corral.controller.validation import check_submission
 from corral.model.errors import (
     InvalidRequest,
     InvalidTransition,
     NotFound,
-    PermissionDenied,
     UserError,
 )
 from corral.model.job import Job, JobSpec
@@ -46,13 +58,6 @@ from corral.settings import ControllerSettings
 from corral.store.store import Store
 
 log = logging.getLogger("corral.controller")
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def _group_name(gid: int) -> str:
@@ -70,6 +75,8 @@ class Controller:
     """Holds the live state and runs the scheduling loop; the routes below call into it."""
 
     def __init__(self, settings: ControllerSettings, store: Store, clock: Callable[[], float]) -> None:
+        if not settings.job_token_key:
+            settings = replace(settings, job_token_key=token_key(settings.data_dir))
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -105,32 +112,17 @@ class Controller:
                 await asyncio.sleep(1)
 
     def caller(self, request: Request) -> Caller:
+        """The user behind a request (controller/auth.py); 401 when it names none."""
         state = request.scope.get("state") or {}
         uid = state.get("peer_uid")
-        gid = state.get("peer_gid")
-        if uid is None and request.headers.get("x-corral-job-token"):
-            return self.job_owner(request)
-        if uid is None:
-            self.require_key(request)
-            header = request.headers.get("x-corral-uid")
-            if header is None or not header.isdigit():
-                raise HTTPException(401, "X-Corral-Uid header required over TCP")
-            uid = int(header)
-            try:
-                gid = pwd.getpwuid(uid).pw_gid
-            except KeyError:
-                gid = uid
-        return Caller(int(uid), int(gid if gid is not None else uid), _user_name(int(uid)))
-
-    def job_owner(self, request: Request) -> Caller:
-        """A process of a job, proven by the job's token, acts as the job's owner."""
+        if uid is not None:
+            return peer_caller(int(uid), int(state["peer_gid"]), self.settings.operators)
         job_id = request.headers.get("x-corral-job-id", "")
-        job = self.jobs.jobs.get(int(job_id)) if job_id.isdigit() else None
         token = request.headers.get("x-corral-job-token")
-        if job is None or not job.state.is_active or not token_matches(
-                self.settings.cluster_key, job.job_id, job.attempt, token):
-            raise HTTPException(401, "invalid job token")
-        return Caller(job.spec.uid, job.spec.gid, job.spec.user)
+        if token:
+            job = self.jobs.jobs.get(int(job_id)) if job_id.isdigit() else None
+            return job_caller(job, token, self.settings.job_token_key)
+        raise refuse_unknown(request, self.settings.cluster_key)
 
     def encoded_record(self, job: Job) -> bytes:
         """A job's record as JSON, re-encoded only when the job changed: squeue over a queue of
@@ -143,9 +135,7 @@ class Controller:
         return encoded
 
     def require_key(self, request: Request) -> None:
-        expected = f"Bearer {self.settings.cluster_key}"
-        if not self.settings.cluster_key or request.headers.get("authorization") != expected:
-            raise HTTPException(401, "cluster key required")
+        require_agent(request, self.settings.cluster_key)
 
     def node_records(self) -> list[dict[str, Any]]:
         now = self.clock()
@@ -193,14 +183,29 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+    app.add_middleware(IdempotentReplies)
     app.include_router(steps_router)  # before /jobs/{job_id}/{action}, which would match
 
     def ctl() -> Controller:
         return holder["c"]
 
+    def authenticated(request: Request) -> Caller:
+        return ctl().caller(request)
+
+    named = Depends(authenticated)  # every route but the health check names its caller
+
     @app.exception_handler(UserError)
     async def user_error(_: Request, exc: UserError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        # Nothing was committed (each change is one transaction): the client may simply retry.
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return JSONResponse({"detail": "database unavailable, retry"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    for outage in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(outage, database_down)
 
     @app.exception_handler(InvalidTransition)
     async def bad_transition(_: Request, exc: InvalidTransition) -> JSONResponse:
@@ -219,20 +224,19 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         return {"status": "UP", "controller": ctl().hostname, "version": __version__}
 
     @app.get("/api/v1/whoami")
-    async def whoami(request: Request) -> dict[str, Any]:
-        caller = ctl().caller(request)
-        return {"uid": caller.uid, "gid": caller.gid, "user": caller.user}
+    async def whoami(caller: Caller = named) -> dict[str, Any]:
+        return {"uid": caller.uid, "gid": caller.gid, "user": caller.user,
+                "operator": caller.operator, "job": caller.job_scope}
 
     @app.post("/api/v1/jobs")
-    async def submit(body: SubmitRequest, request: Request, test_only: int = 0) -> dict[str, Any]:
+    async def submit(body: SubmitRequest, test_only: int = 0, caller: Caller = named) -> dict[str, Any]:
         c = ctl()
-        caller = c.caller(request)
-        uid = caller.uid if body.uid is None else body.uid
-        gid = caller.gid if body.gid is None or body.uid is None else body.gid
+        check_submission(body, caller)
+        uid, gid = job_identity(caller, body.uid, body.gid)
         fields = body.model_dump(exclude={"uid", "gid"})
         spec = JobSpec(**{**fields, "argv": tuple(body.argv), "req_nodes": tuple(body.req_nodes),
                           "exc_nodes": tuple(body.exc_nodes)},
-                       uid=uid, gid=gid, user=_user_name(uid), group=_group_name(gid))
+                       uid=uid, gid=gid, user=user_name(uid), group=_group_name(gid))
         job = c.jobs.submit(spec, caller, test_only=bool(test_only))
         if not test_only:
             return {"job_id": job.job_id}
@@ -244,7 +248,8 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
 
     @app.get("/api/v1/jobs", response_model=list[dict[str, Any]])
     async def list_jobs(user: str | None = None, job_id: str | None = None,
-                        state: str | None = None, partition: str | None = None) -> Response:
+                        state: str | None = None, partition: str | None = None,
+                        _: Caller = named) -> Response:
         c = ctl()
         jobs = c.jobs.select(job_ids=_job_ids(job_id), user=user,
                              states=state.split(",") if state else (), partition=partition)
@@ -252,13 +257,12 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         return Response(b"[" + b",".join(encoded) + b"]", media_type="application/json")
 
     @app.get("/api/v1/jobs/{job_id}")
-    async def get_job(job_id: int) -> dict[str, Any]:
+    async def get_job(job_id: int, _: Caller = named) -> dict[str, Any]:
         return job_record(ctl().jobs.get(job_id))
 
     @app.post("/api/v1/jobs/cancel")
-    async def cancel(body: CancelRequest, request: Request) -> dict[str, Any]:
+    async def cancel(body: CancelRequest, caller: Caller = named) -> dict[str, Any]:
         c = ctl()
-        caller = c.caller(request)
         if not body.job_ids and not (body.user or body.name or body.states or body.partition):
             raise InvalidRequest("No job identification provided")
         filters = {"user": body.user, "name": body.name, "states": body.states,
@@ -280,30 +284,29 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         return {"cancelled": done, "errors": errors}
 
     @app.post("/api/v1/jobs/{job_id}/{action}")
-    async def job_action(job_id: int, action: str, request: Request) -> dict[str, Any]:
+    async def job_action(job_id: int, action: str, caller: Caller = named) -> dict[str, Any]:
         c = ctl()
-        caller = c.caller(request)
         verbs = {"hold": c.jobs.hold, "release": c.jobs.release, "requeue": c.jobs.requeue}
         if action not in verbs:
             raise NotFound(f"unknown action {action}")
         return job_record(verbs[action](job_id, caller))
 
     @app.patch("/api/v1/jobs/{job_id}")
-    async def update_job(job_id: int, body: JobUpdate, request: Request) -> dict[str, Any]:
+    async def update_job(job_id: int, body: JobUpdate, caller: Caller = named) -> dict[str, Any]:
         c = ctl()
         changes = body.model_dump(exclude_unset=True, exclude={"clear_time_limit"})
         if body.clear_time_limit:
             changes["time_limit"] = None
         if not changes:
             raise InvalidRequest("No changes specified")
-        return job_record(c.jobs.update(job_id, changes, c.caller(request)))
+        return job_record(c.jobs.update(job_id, changes, caller))
 
     @app.get("/api/v1/accounting/jobs")
-    async def accounting(request: Request, user: str | None = None, all_users: int = 0,
+    async def accounting(user: str | None = None, all_users: int = 0,
                          job_id: str | None = None, start: float | None = None,
-                         end: float | None = None, state: str | None = None) -> list[dict[str, Any]]:
+                         end: float | None = None, state: str | None = None,
+                         caller: Caller = named) -> list[dict[str, Any]]:
         c = ctl()
-        caller = c.caller(request)
         uid: int | None = caller.uid
         if all_users or job_id:
             uid = None
@@ -318,28 +321,26 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         return [job_record(live.get(j.job_id, j)) for j in jobs]
 
     @app.get("/api/v1/jobs/{job_id}/events")
-    async def job_events(job_id: int) -> list[dict[str, Any]]:
+    async def job_events(job_id: int, _: Caller = named) -> list[dict[str, Any]]:
         return [asdict(e) for e in ctl().store.events_of(job_id)]
 
     # -- nodes and partitions -------------------------------------------------------------------
 
     @app.get("/api/v1/nodes")
-    async def list_nodes() -> list[dict[str, Any]]:
+    async def list_nodes(_: Caller = named) -> list[dict[str, Any]]:
         return ctl().node_records()
 
     @app.get("/api/v1/nodes/{name}")
-    async def get_node(name: str) -> dict[str, Any]:
+    async def get_node(name: str, _: Caller = named) -> dict[str, Any]:
         for record in ctl().node_records():
             if record["name"] == name:
                 return record
         raise NotFound(f"Node {name} not found")
 
     @app.patch("/api/v1/nodes/{name}")
-    async def update_node(name: str, body: NodeUpdate, request: Request) -> dict[str, Any]:
+    async def update_node(name: str, body: NodeUpdate, caller: Caller = named) -> dict[str, Any]:
         c = ctl()
-        caller = c.caller(request)
-        if caller.uid not in settings.operators:
-            raise PermissionDenied()
+        caller.require_operator()
         node = c.registry.nodes.get(name)
         if node is None:
             raise NotFound(f"Invalid node name specified: {name}")
@@ -363,14 +364,14 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         return next(r for r in c.node_records() if r["name"] == name)
 
     @app.get("/api/v1/partitions")
-    async def list_partitions() -> list[dict[str, Any]]:
+    async def list_partitions(_: Caller = named) -> list[dict[str, Any]]:
         c = ctl()
         nodes = sorted(c.registry.nodes.values(), key=lambda n: n.name)
         return [partition_record(p, [n for n in nodes if p.contains(n.name)])
                 for p in settings.partitions]
 
     @app.get("/api/v1/config")
-    async def config() -> dict[str, Any]:
+    async def config(_: Caller = named) -> dict[str, Any]:
         s = settings
         return {
             "ClusterName": s.cluster_name, "SLURM_VERSION": "22.05.8", "CORRAL_VERSION": __version__,
@@ -391,29 +392,29 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
     # -- accounts, fair-share, priority -----------------------------------------------------
 
     @app.get("/api/v1/accounts")
-    async def accounts() -> dict[str, Any]:
+    async def accounts(_: Caller = named) -> dict[str, Any]:
         return ctl().jobs.accounting.as_dict()
 
     @app.post("/api/v1/accounts/admin")
-    async def account_admin(body: AccountAdmin, request: Request) -> dict[str, Any]:
+    async def account_admin(body: AccountAdmin, caller: Caller = named) -> dict[str, Any]:
         c = ctl()
-        if c.caller(request).uid not in settings.operators:
-            raise PermissionDenied("Your user doesn't have privilege to perform this action")
+        caller.require_operator("Your user doesn't have privilege to perform this action")
         result = c.jobs.accounting.admin({**body.model_dump(by_alias=True)})
         if result["changed"] and not body.dry_run:
             c.wake.set()  # limits, shares or QOS changed: decide again
         return result
 
     @app.get("/api/v1/shares")
-    async def shares() -> dict[str, Any]:
+    async def shares(_: Caller = named) -> dict[str, Any]:
         return ctl().jobs.accounting.shares()
 
     @app.get("/api/v1/priorities")
-    async def priorities(user: str | None = None, job_id: str | None = None) -> dict[str, Any]:
+    async def priorities(user: str | None = None, job_id: str | None = None,
+                         _: Caller = named) -> dict[str, Any]:
         return ctl().jobs.priority_factors(user=user, job_ids=_job_ids(job_id))
 
     @app.get("/api/v1/jobs/{job_id}/why")
-    async def why(job_id: int) -> dict[str, Any]:
+    async def why(job_id: int, _: Caller = named) -> dict[str, Any]:
         return ctl().jobs.why(job_id)
 
     # -- agents ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from corral.controller import arrays
 from corral.controller.accounting import Accounting
+from corral.controller.auth import Caller
 from corral.controller.dependencies import (
     DependencyIndex,
     Verdict,
@@ -78,16 +79,6 @@ class PassPlan:
     origin: dict[int, tuple[int, int]]  # candidate id → (array record id, task id)
     active: list[Job]
     nodes: dict[str, NodeResources]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    uid: int
-    gid: int
-    user: str
-
-    def may_change(self, job: Job, operators: frozenset[int]) -> bool:
-        return self.uid == job.spec.uid or self.uid in operators
 
 
 def _event_payload(event: Event) -> dict[str, Any]:
@@ -179,7 +170,8 @@ class JobManager:
             host, payload = launch_payload(job, cluster=self.settings.cluster_name,
                                            kill_wait=self.settings.kill_wait,
                                            controller_addr=self.controller_addr,
-                                           cluster_key=self.settings.cluster_key)
+                                           token_key=self.settings.job_token_key,
+                                           socket_path=str(self.settings.socket_path))
             self.registry.send(host, {"kind": "launch", "job_id": job.job_id,
                                       "attempt": job.attempt, "launch": payload})
         elif isinstance(effect, SignalJob) and effect.nodes:
@@ -240,7 +232,7 @@ class JobManager:
                 or bool(self.store.history(job_ids=[job_id])))
 
     def submit(self, spec: JobSpec, caller: Caller, *, test_only: bool = False) -> Job:
-        if caller.uid != spec.uid and caller.uid not in self.settings.operators:
+        if caller.uid != spec.uid and not caller.operator:
             raise PermissionDenied("Access/permission denied: cannot submit as another user")
         now = self.clock()
         job = self.build_job(spec, self.next_id, now)
@@ -261,7 +253,7 @@ class JobManager:
 
     def _owned(self, job_id: int, caller: Caller) -> Job:
         job = self.get(job_id)
-        if not caller.may_change(job, self.settings.operators):
+        if not caller.may_change(job):
             raise PermissionDenied()
         return job
 
@@ -287,7 +279,7 @@ class JobManager:
         for job in jobs:
             if job.state.is_terminal:
                 continue
-            if not caller.may_change(job, self.settings.operators):
+            if not caller.may_change(job):
                 errors.append({"job_id": job.job_id, "error": "Access/permission denied"})
                 continue
             if signal is not None and signal != 9:
@@ -319,7 +311,7 @@ class JobManager:
                 whole.append(int(base))
                 continue
             try:
-                wanted = parse_indices(task_text)
+                wanted = parse_indices(task_text, self.settings.max_array_size)
             except ValueError:
                 raise InvalidRequest(f"Invalid job id specified: {text}") from None
             tasks.setdefault(int(base), set()).update(wanted)
@@ -343,7 +335,7 @@ class JobManager:
         new_ids = self._fresh_ids()
         for meta_id, tasks in pending.items():
             meta = self.jobs[meta_id]
-            if not caller.may_change(meta, self.settings.operators):
+            if not caller.may_change(meta):
                 errors.append({"job_id": meta_id, "error": "Access/permission denied"})
                 continue
             meta_after, fresh, ids = arrays.split(meta, sorted(tasks), new_ids)
@@ -385,11 +377,11 @@ class JobManager:
         job = self._owned(job_id, caller)
         if job.state.is_terminal:
             raise InvalidRequest("Job has already finished")
-        if "time_limit" in changes and caller.uid not in self.settings.operators:
+        if "time_limit" in changes and not caller.operator:
             new, old = changes["time_limit"], job.time_limit
             if old is not None and (new is None or new > old):
                 raise PermissionDenied("Access/permission denied: only an operator can raise a time limit")
-        if "nice" in changes and changes["nice"] < 0 and caller.uid not in self.settings.operators:
+        if "nice" in changes and changes["nice"] < 0 and not caller.operator:
             raise PermissionDenied("Access/permission denied: only an operator can set a negative nice")
         if "dependency" in changes:
             if job.state is not JobState.PENDING:

@@ -2,21 +2,29 @@
 
 The launcher puts it in the job's environment (CORRAL_JOB_TOKEN), so that srun inside a job
 can start steps from a node that has neither the controller's socket nor the cluster key.
-It is an HMAC of "job_id:attempt" under the cluster key: nothing to store, and a requeued
-job's new attempt gets a new token.
+It is an HMAC of "job_id:attempt" under a key of its own (job-token.key in the controller's
+data directory), not the cluster key that every agent holds: nothing to store, a requeued
+job's new attempt gets a new token, and tokens outlive a controller restart.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
+
+from corral.keyfile import read_or_create
 
 
-def job_token(cluster_key: str, job_id: int, attempt: int) -> str:
-    return hmac.new(cluster_key.encode(), f"{job_id}:{attempt}".encode(), hashlib.sha256).hexdigest()
+def token_key(data_dir: Path) -> str:
+    return read_or_create(data_dir / "job-token.key")
 
 
-def token_matches(cluster_key: str, job_id: int, attempt: int, token: str | None) -> bool:
-    if not cluster_key or not token:
+def job_token(key: str, job_id: int, attempt: int) -> str:
+    return hmac.new(key.encode(), f"{job_id}:{attempt}".encode(), hashlib.sha256).hexdigest()
+
+
+def token_matches(key: str, job_id: int, attempt: int, token: str | None) -> bool:
+    if not key or not token:
         return False
-    return hmac.compare_digest(job_token(cluster_key, job_id, attempt), token)
+    return hmac.compare_digest(job_token(key, job_id, attempt), token)

@@ -24,7 +24,7 @@ def resolve_outputs(job: Job, node: str | None) -> tuple[str, str]:
 
 
 def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocation,
-                    controller_addr: str, cluster_key: str = "") -> dict[str, str]:
+                    controller_addr: str, token_key: str = "", socket_path: str = "") -> dict[str, str]:
     spec = job.spec
     nodes = list(job.allocation)
     nodelist = compress(nodes)
@@ -64,12 +64,16 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         "SLURM_WORKING_CLUSTER": f"{cluster}:{controller_addr}",
         "SLURM_JOB_RESTART_COUNT": str(job.attempt),
     })
-    if cluster_key:
+    if token_key:
         # srun inside the job reaches the controller over TCP and proves itself with the token.
         host, _, port = controller_addr.rpartition(":")
         host = socket.gethostname() if host in ("", "0.0.0.0", "::") else host
         env["CORRAL_CONTROLLER"] = f"http://{host}:{port}"
-        env["CORRAL_JOB_TOKEN"] = job_token(cluster_key, job.job_id, job.attempt)
+        env["CORRAL_JOB_TOKEN"] = job_token(token_key, job.job_id, job.attempt)
+    if socket_path:
+        # On the controller's own host, commands in the job (sbatch from a workflow, scancel)
+        # use its socket, where the kernel names the user: the token acts on this job only.
+        env["CORRAL_SOCKET"] = socket_path
     if spec.cpus_per_task != 1 or "SLURM_CPUS_PER_TASK" in spec.environment:
         env["SLURM_CPUS_PER_TASK"] = str(spec.cpus_per_task)
     if spec.num_tasks != 1 or spec.ntasks_per_node:
@@ -128,7 +132,7 @@ def node_file(job: Job) -> str:
 
 
 def launch_payload(job: Job, *, cluster: str, kill_wait: float,
-                   controller_addr: str, cluster_key: str = "",
+                   controller_addr: str, token_key: str = "", socket_path: str = "",
                    gpu_idle_after: float | None = None) -> tuple[str, dict[str, Any]]:
     """(batch host, the launch command's body)."""
     batch_host = job.nodes[0]
@@ -142,7 +146,7 @@ def launch_payload(job: Job, *, cluster: str, kill_wait: float,
         "stdout": stdout, "stderr": stderr, "stdin": spec.stdin, "argv": list(spec.argv),
         "script": spec.script, "time_limit": job.time_limit, "kill_wait": kill_wait,
         "environment": job_environment(job, cluster, batch_host, alloc[batch_host], controller_addr,
-                                       cluster_key),
+                                       token_key, socket_path),
         "open_append": spec.open_mode == "append", "signal": spec.signal,
         "files": {"pbs_nodefile": node_file(job)} if spec.frontend == "pbs" else {},
         # What the node's supervisor confines the job to (its cgroup): CPU count (the node

@@ -23,7 +23,8 @@ from corral.model.job import Job, NodeAllocation, StepRecord
 from corral.model.states import JobState
 
 if TYPE_CHECKING:
-    from corral.controller.jobs import Caller, JobManager
+    from corral.controller.auth import Caller
+    from corral.controller.jobs import JobManager
 
 
 class StepRefused(InvalidRequest):
@@ -120,17 +121,17 @@ def next_step_id(job: Job) -> int:
 
 
 def _generated_environment(job: Job, node: str, cluster: str, controller_addr: str,
-                           cluster_key: str) -> dict[str, str]:
+                           token_key: str) -> dict[str, str]:
     """The variables the launcher adds for `node` (SLURMD_NODENAME, GPUs …), without the
     submitter's environment: srun's own environment is the base of a step's."""
     bare = replace(job, spec=replace(job.spec, environment={}))
-    env = job_environment(bare, cluster, node, job.allocation[node], controller_addr, cluster_key)
+    env = job_environment(bare, cluster, node, job.allocation[node], controller_addr, token_key)
     env.pop("SLURM_TASK_PID", None)
     return env
 
 
 def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
-                  cluster: str, controller_addr: str, cluster_key: str,
+                  cluster: str, controller_addr: str, token_key: str,
                   kill_wait: float) -> dict[str, dict[str, Any]]:
     """The "step" command for each node of the step."""
     nodelist = compress(placement.nodes)
@@ -138,7 +139,7 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
     commands: dict[str, dict[str, Any]] = {}
     for index, node in enumerate(placement.nodes):
         env = {**(ask.environment or {}),
-               **_generated_environment(job, node, cluster, controller_addr, cluster_key)}
+               **_generated_environment(job, node, cluster, controller_addr, token_key)}
         env.update({
             "SLURM_STEP_ID": str(step_id), "SLURM_STEPID": str(step_id),
             "SLURM_STEP_NODELIST": nodelist, "SLURM_STEP_NUM_NODES": str(len(placement.nodes)),
@@ -167,9 +168,9 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
     return commands
 
 
-def _check_job(job: Job, caller: Caller | None, operators: frozenset[int]) -> None:
+def _check_job(job: Job, caller: Caller) -> None:
     prefix = f"Unable to create step for job {job.job_id}: "
-    if caller is not None and not caller.may_change(job, operators):
+    if not caller.may_change(job):
         raise PermissionDenied(prefix + "Access/permission denied")
     if job.state is JobState.PENDING:
         raise StepRefused(prefix + "Job is pending execution")
@@ -178,14 +179,12 @@ def _check_job(job: Job, caller: Caller | None, operators: frozenset[int]) -> No
 
 
 def start_step(manager: JobManager, job_id: int, ask: StepAsk,
-               caller: Caller | None) -> dict[str, Any]:
-    """Creates step N.M of a running job and sends its tasks to the nodes.
-
-    `caller` None means the request carried the job's own token (it acts as the owner)."""
+               caller: Caller) -> dict[str, Any]:
+    """Creates step N.M of a running job and sends its tasks to the nodes."""
     job = manager.jobs.get(job_id)
     if job is None:
         raise NotFound(f"Unable to confirm allocation for job {job_id}: Invalid job id specified")
-    _check_job(job, caller, manager.settings.operators)
+    _check_job(job, caller)
     placement = lay_out(job.allocation, ask, job_id)
     step_id = next_step_id(job)
     name = ask.name or os.path.basename(ask.argv[0])
@@ -198,7 +197,7 @@ def start_step(manager: JobManager, job_id: int, ask: StepAsk,
     settings = manager.settings
     commands = node_commands(job, ask, placement, step_id, cluster=settings.cluster_name,
                              controller_addr=manager.controller_addr,
-                             cluster_key=settings.cluster_key, kill_wait=settings.kill_wait)
+                             token_key=settings.job_token_key, kill_wait=settings.kill_wait)
     for node, step in commands.items():
         manager.registry.send(node, {"kind": "step", "job_id": job.job_id,
                                      "attempt": job.attempt, "step_id": step_id, "step": step})

@@ -1,8 +1,7 @@
 """POST /api/v1/jobs/{job_id}/steps: srun asks for a step of a running job.
 
-The caller is named as on every route (socket peer credentials, or the cluster key with
-X-Corral-Uid), or by the job's own token (CORRAL_JOB_TOKEN, in the body as `job_token` or in
-the X-Corral-Job-Token header), which acts as the job's owner for that job only.
+The caller is named as on every route (controller/auth.py), or by the job's own token
+(CORRAL_JOB_TOKEN) in the body as `job_token`, which acts as the job's owner for that job only.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from corral.controller.jobtoken import token_matches
+from corral.controller.auth import job_caller
 from corral.controller.steps import StepAsk, start_step
 
 router = APIRouter()
@@ -45,10 +44,10 @@ class StepRequest(BaseModel):
 async def create_step(job_id: int, body: StepRequest, request: Request) -> dict[str, Any]:
     controller = request.app.state.controller
     manager = controller.jobs
-    token = body.job_token or request.headers.get("x-corral-job-token")
-    job = manager.jobs.get(job_id)
-    caller = None
-    if job is None or not token_matches(controller.settings.cluster_key, job_id, job.attempt, token):
+    if body.job_token:
+        caller = job_caller(manager.jobs.get(job_id), body.job_token,
+                            controller.settings.job_token_key)
+    else:
         caller = controller.caller(request)
     ask = StepAsk(argv=tuple(body.argv), work_dir=body.work_dir, io_addr=body.io_addr,
                   io_key=body.io_key, ntasks=body.ntasks, nodes=body.nodes,

@@ -16,7 +16,7 @@ class ArraySpecError(ValueError):
         super().__init__(ARRAY_ERROR)
 
 
-def _parse_part(part: str) -> range:
+def _parse_part(part: str, limit: int | None = None) -> range:
     step = 1
     if ":" in part:
         part, step_text = part.split(":", 1)
@@ -30,20 +30,30 @@ def _parse_part(part: str) -> range:
     if not low_text.isdigit() or not high_text.isdigit():
         raise ArraySpecError
     low, high = int(low_text), int(high_text)
-    if high < low:
+    if high < low or (limit is not None and high >= limit):
         raise ArraySpecError
     return range(low, high + 1, step)
 
 
-def parse_indices(text: str) -> list[int]:
-    """Sorted, distinct task ids of an index set (no throttle)."""
+def parse_indices(text: str, limit: int | None = None) -> list[int]:
+    """Sorted, distinct task ids of an index set (no throttle).
+
+    With `limit` (MaxArraySize), an id at or above it is refused before anything is expanded,
+    and ids are marked in a bitmap of that size, so no spec costs more than `limit` bytes:
+    `0-999999999` from any user must not take the controller's memory."""
     text = text.strip().strip("[]")
     if not text:
         raise ArraySpecError
-    ids: set[int] = set()
-    for part in text.split(","):
-        ids.update(_parse_part(part.strip()))
-    return sorted(ids)
+    parts = [_parse_part(part.strip(), limit) for part in text.split(",")]
+    if limit is None:
+        ids: set[int] = set()
+        for found in parts:
+            ids.update(found)
+        return sorted(ids)
+    marks = bytearray(max(r.stop for r in parts))
+    for found in parts:
+        marks[found.start:found.stop:found.step] = b"\x01" * len(found)
+    return [i for i, mark in enumerate(marks) if mark]
 
 
 def parse_array(text: str, max_size: int) -> tuple[list[int], int]:
@@ -54,10 +64,7 @@ def parse_array(text: str, max_size: int) -> tuple[list[int], int]:
         if not throttle_text.isdigit():
             raise ArraySpecError
         throttle = int(throttle_text)
-    ids = parse_indices(text)
-    if ids[-1] >= max_size:
-        raise ArraySpecError
-    return ids, throttle
+    return parse_indices(text, max_size), throttle
 
 
 def _runs(ids: Sequence[int]) -> Iterable[tuple[int, int, int]]:

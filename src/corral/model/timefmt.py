@@ -175,6 +175,15 @@ def _invalid(text: str) -> ValueError:
     return ValueError(f"Invalid time specification: {text}")
 
 
+# The latest moment corral keeps (9999-01-01 UTC): every later one would overflow the dates
+# that scontrol, squeue and sacct print, in any time zone.
+LATEST_TIME = 253370764800.0
+
+
+def within_calendar(value: float) -> bool:
+    return 0.0 <= value <= LATEST_TIME
+
+
 def parse_timestamp(
     text: str, now: float, tz: _dt.tzinfo | None = None, *, past: bool = True
 ) -> float:
@@ -196,6 +205,13 @@ def parse_timestamp(
     if not stripped:
         raise _invalid(text)
 
+    value = _timestamp(stripped, text, now, tz, past)
+    if not within_calendar(value):
+        raise _invalid(text)
+    return value
+
+
+def _timestamp(stripped: str, text: str, now: float, tz: _dt.tzinfo | None, past: bool) -> float:
     uts = _RE_UTS.fullmatch(stripped)
     if uts is not None:
         value = int(uts.group(1))

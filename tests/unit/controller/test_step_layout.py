@@ -84,7 +84,7 @@ def test_each_node_learns_its_tasks_and_the_steps_environment() -> None:
     gpus = {"node1": NodeAllocation(2, 100, (0, 1)), "node2": NodeAllocation(2, 100, (2, 3))}
     step = ask(ntasks=4, gpus_per_task=1, environment={"MINE": "x"})
     commands = node_commands(running_job(gpus), step, lay_out(gpus, step, 9), 3,
-                             cluster="c", controller_addr="127.0.0.1:1", cluster_key="",
+                             cluster="c", controller_addr="127.0.0.1:1", token_key="",
                              kill_wait=1.0)
     second = commands["node2"]
     assert [(t["procid"], t["localid"], t["gpus"]) for t in second["tasks"]] == [

@@ -1,0 +1,69 @@
+"""What the controller checks of a submitted job itself, with the commands' rules and wording.
+
+The commands check their options before sending them, but the API is public: a body sent by
+hand must not be able to queue a job that a command would have refused, one that breaks a
+later read (a begin time past year 9999), or one that the node cannot carry out (a warning
+signal it cannot parse, which left jobs RUNNING past their limit).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from corral.api.schemas import SubmitRequest
+from corral.controller.auth import Caller
+from corral.model.errors import InvalidRequest, PermissionDenied
+from corral.model.signals import parse_warning_signal
+from corral.model.timefmt import within_calendar
+
+FAILED = "Batch job submission failed: "
+# Slurm's limit on a time limit is INFINITE-1 minutes; corral's keeps the end inside the calendar.
+MAX_MINUTES = 100 * 366 * 24 * 60
+MAIL_TYPES = frozenset({"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND",
+                        "STAGE_OUT", "TIME_LIMIT", "TIME_LIMIT_90", "TIME_LIMIT_80",
+                        "TIME_LIMIT_50", "ARRAY_TASKS"})
+
+
+def check_submission(body: SubmitRequest, caller: Caller) -> None:
+    """Raises InvalidRequest (or PermissionDenied) naming the first field that is wrong."""
+    _no_nul(body.model_dump())
+    for field, option in (("begin_time", "begin"), ("deadline", "deadline")):
+        value = getattr(body, field)
+        if value is not None and not (math.isfinite(value) and within_calendar(value)):
+            raise InvalidRequest(f"Invalid --{option} specification")
+    for field, option in (("time_limit", "time"), ("time_min", "time-min")):
+        value = getattr(body, field)
+        if value is not None and value > MAX_MINUTES:
+            raise InvalidRequest(f"Invalid --{option} specification")
+    if body.signal is not None:
+        try:
+            parse_warning_signal(body.signal)
+        except ValueError:
+            raise InvalidRequest("Invalid --signal specification") from None
+    if body.nice < 0 and not caller.operator:
+        raise PermissionDenied("Access/permission denied: only an operator can set a negative nice")
+    if not os.path.isabs(body.work_dir):
+        raise InvalidRequest(f"{FAILED}work directory must be an absolute path: {body.work_dir}")
+    for key in body.environment:
+        if not key or "=" in key:
+            raise InvalidRequest(f"{FAILED}invalid environment variable name: {key!r}")
+    if body.mail_type:
+        unknown = {t.strip().upper() for t in body.mail_type.split(",")} - MAIL_TYPES
+        if unknown:
+            raise InvalidRequest(f"--mail-type={body.mail_type} invalid")
+
+
+def _no_nul(value: Any, where: str = "") -> None:
+    """No text may hold a NUL: the databases refuse it (PostgreSQL), or cut it short."""
+    if isinstance(value, str):
+        if "\0" in value:
+            raise InvalidRequest(f"{FAILED}{where or 'a field'} contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where or str(key))
+            _no_nul(item, where or str(key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_nul(item, where)
