@@ -24,6 +24,15 @@ def _memory(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid memory size: {text}") from None
 
 
+def _gpu_devices(text: str) -> list[str]:
+    from corral.agent.gpus import parse_devices
+
+    try:
+        return parse_devices(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run_controller(args: argparse.Namespace) -> int:
     from corral.controller.server import serve
     from corral.settings import ControllerSettings, load_cluster_config
@@ -68,8 +77,13 @@ def run_agent(args: argparse.Namespace) -> int:
         print("corral agent: error: no cluster key (CORRAL_CLUSTER_KEY or --cluster-key-file)",
               file=sys.stderr)
         return 1
-    facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
-                   gpu_type=args.gpu_type, jobs_dir=state_dir / "jobs")
+    try:
+        facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
+                       gpu_type=args.gpu_type, gpu_devices=args.gpu_devices,
+                       jobs_dir=state_dir / "jobs")
+    except ValueError as exc:
+        print(f"corral agent: error: {exc}", file=sys.stderr)
+        return 1
     agent = Agent(args.controller, facts, state_dir, key)
     asyncio.run(agent.run())
     return 0
@@ -80,9 +94,15 @@ def check_agent(args: argparse.Namespace, state_dir: Path) -> int:
     from corral.agent import gpus
     from corral.agent.resources import check_report, detect
 
-    _, gpu_note = gpus.discover() if args.gpus is None else ([], "declared by --gpus")
-    facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
-                   gpu_type=args.gpu_type, jobs_dir=state_dir / "jobs")
+    _, gpu_note = (gpus.discover() if args.gpus is None or args.gpu_devices is not None
+                   else ([], "declared by --gpus"))
+    try:
+        facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
+                       gpu_type=args.gpu_type, gpu_devices=args.gpu_devices,
+                       jobs_dir=state_dir / "jobs")
+    except ValueError as exc:
+        print(f"corral agent: error: {exc}", file=sys.stderr)
+        return 1
     print(check_report(facts, gpu_note))
     return 0
 
@@ -123,6 +143,9 @@ def parser() -> argparse.ArgumentParser:
     agent.add_argument("--memory", type=_memory, help="e.g. 8G")
     agent.add_argument("--gpus", type=int)
     agent.add_argument("--gpu-type")
+    agent.add_argument("--gpu-devices", type=_gpu_devices, metavar="LIST",
+                       help="the machine's GPUs this node owns, by index or UUID (e.g. 2,3), "
+                            "when one machine is split into several nodes")
     agent.add_argument("--state-dir")
     agent.add_argument("--cluster-key-file")
     agent.add_argument("--check", action="store_true",

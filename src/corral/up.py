@@ -29,6 +29,11 @@ class AllInOne:
         self.data_dir = Path(args.data_dir or default_data_dir(os.environ)).absolute()
         self.socket = self.data_dir / "corral.sock"
         self.procs: list[subprocess.Popen[bytes]] = []
+        # Each agent's command line, to start it again should it die.
+        self.agents: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self.agent_procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.restarts: dict[str, tuple[float, float]] = {}  # name → (last start, next delay)
+
 
     def _spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / "logs" / log_name, "ab")
@@ -78,15 +83,23 @@ class AllInOne:
         cpus, memory = self._node_sizes()
         names = ([f"node{i}" for i in range(1, self.args.nodes + 1)] if self.args.nodes > 1
                  else [socket.gethostname().split(".")[0]])
-        for name in names:
+        try:
+            devices = self._gpu_split(len(names))
+        except ValueError as exc:
+            print(f"corral up: error: {exc}", file=sys.stderr)
+            self.stop()
+            return 1
+        for name, owned in zip(names, devices, strict=True):
             agent_args = ["agent", "--controller", f"http://127.0.0.1:{self.args.port}",
                           "--name", name, "--cpus", str(cpus), "--memory", f"{memory}M",
                           "--state-dir", str(self.data_dir / "agents" / name)]
             if self.args.gpus_per_node:
-                agent_args += ["--gpus", str(self.args.gpus_per_node)]
+                agent_args += ["--gpus", str(self.args.gpus_per_node),
+                               "--gpu-devices", ",".join(owned)]
             if self.args.gpu_type:
                 agent_args += ["--gpu-type", self.args.gpu_type]
-            self._spawn(agent_args, env, f"agent-{name}.log")
+            self.agents[name] = (agent_args, env)
+            self._start_agent(name)
         self._wait_nodes(len(names))
         print(f"corral is up: controller on {self.socket} (TCP 127.0.0.1:{self.args.port}), "
               f"{len(names)} node(s) {','.join(names)} with {cpus} CPUs and {memory} MiB each.")
@@ -95,6 +108,40 @@ class AllInOne:
         print("  sbatch --wrap 'hostname'; squeue; sinfo; sacct")
         print(f"Logs: {self.data_dir}/logs. Press Ctrl-C to stop.", flush=True)
         return self._wait()
+
+    def _gpu_split(self, nodes: int) -> list[list[str]]:
+        """Each node's own GPUs: the nodes of one machine never share a physical device."""
+        if not self.args.gpus_per_node:
+            return [[] for _ in range(nodes)]
+        from corral.agent import gpus  # NVML is looked at only when GPUs are asked for
+
+        found, _ = gpus.discover() if gpus.driver_present() else ([], "")
+        return gpus.split(found, nodes, self.args.gpus_per_node)
+
+    def _start_agent(self, name: str) -> None:
+        argv, env = self.agents[name]
+        old = self.agent_procs.get(name)
+        if old is not None and old in self.procs:
+            self.procs.remove(old)
+        self.agent_procs[name] = self._spawn(argv, env, f"agent-{name}.log")
+
+    def _restart_dead_agents(self) -> None:
+        """An agent that died is started again; the others and the controller go on. Its
+        jobs' supervisors outlived it, and the new agent picks them up when it registers.
+        One that keeps dying is restarted less and less often (1 s doubling up to a minute)."""
+        now = time.monotonic()
+        for name, proc in list(self.agent_procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            started, delay = self.restarts.get(name, (0.0, 1.0))
+            if now < started + delay:
+                continue
+            delay = 1.0 if now - started > 60 else min(delay * 2, 60.0)
+            print(f"corral up: the agent of {name} exited ({code}); starting it again "
+                  f"(see {self.data_dir}/logs/agent-{name}.log)", file=sys.stderr, flush=True)
+            self.restarts[name] = (now, delay)
+            self._start_agent(name)
 
     def _wait_nodes(self, count: int) -> None:
         client = Client(str(self.socket), timeout=2)
@@ -119,10 +166,11 @@ class AllInOne:
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         while not stop["now"]:
-            if any(p.poll() is not None for p in self.procs):
-                print("corral up: a component exited; stopping (see the logs)", file=sys.stderr)
+            if any(p.poll() is not None for p in self.procs if p not in self.agent_procs.values()):
+                print("corral up: the controller exited; stopping (see the logs)", file=sys.stderr)
                 self.stop()
                 return 1
+            self._restart_dead_agents()
             time.sleep(0.2)
         print("\nstopping corral ...", flush=True)
         self.stop()

@@ -145,7 +145,7 @@ class Agent:
             if path.exists() and not (path / "status.json").exists():
                 log.warning("job %s.%s lost its supervisor; reporting it ended", *key)
                 write_json_atomic(path / "status.json", {
-                    "exit_code": 0, "exit_signal": 9, "error": "supervisor lost",
+                    "exit_code": 0, "exit_signal": 9, "error": "supervisor lost", "node_fail": True,
                     "end_time": time.time()})
 
     def _record_unknown(self, key: Key) -> None:

@@ -111,6 +111,57 @@ def _shutdown(nvml: Any) -> None:
         pass
 
 
+def parse_devices(text: str) -> list[str]:
+    """`--gpu-devices 2,3` or `GPU-8f…,GPU-1a…`: the physical GPUs a node owns."""
+    items = [item.strip() for item in text.split(",")]
+    if not items or any(not item for item in items):
+        raise ValueError(f"invalid GPU device list: {text!r} (expected indices or UUIDs, "
+                         "separated by commas)")
+    if len(set(items)) != len(items):
+        raise ValueError(f"GPU device listed twice: {text!r}")
+    return items
+
+
+def owned(found: list[GpuInfo], wanted: list[str], gpu_type: str | None = None) -> list[GpuInfo]:
+    """The node's own GPUs out of the machine's (`found`, from NVML), by index or UUID.
+
+    Without NVML (no driver, or a test machine) the indices are taken as declared, so that
+    the nodes of a split machine still hold distinct numbers; a UUID needs NVML to resolve.
+    """
+    if not found:
+        indices = []
+        for item in wanted:
+            if not item.isdigit():
+                raise ValueError(f"GPU {item}: a UUID needs NVML, which is not available here; "
+                                 "give indices instead")
+            indices.append(int(item))
+        return [GpuInfo(index=i, uuid="", name="declared", type=gpu_type or "", memory_mb=0,
+                        minor=None, mig="n/a") for i in indices]
+    by_key = {str(g.index): g for g in found} | {g.uuid: g for g in found}
+    chosen = []
+    for item in wanted:
+        gpu = by_key.get(item)
+        if gpu is None:
+            known = ", ".join(f"{g.index} ({g.uuid})" for g in found)
+            raise ValueError(f"no GPU {item} on this machine; NVML found: {known}")
+        chosen.append(gpu)
+    if len({g.index for g in chosen}) != len(chosen):
+        raise ValueError("a GPU is listed twice (by index and by UUID)")
+    return chosen
+
+
+def split(found: list[GpuInfo], nodes: int, per_node: int) -> list[list[str]]:
+    """Disjoint GPUs for the nodes of one machine (`corral up --nodes N --gpus-per-node G`):
+    node k owns the machine's GPUs k*G … k*G+G-1, named by UUID where NVML knows them, so
+    no two nodes hand out the same physical device. Without NVML the indices are declared."""
+    wanted = nodes * per_node
+    if found and len(found) < wanted:
+        raise ValueError(f"{nodes} node(s) with {per_node} GPU(s) each need {wanted} GPUs; "
+                         f"this machine has {len(found)}")
+    names = [g.uuid or str(g.index) for g in found] if found else [str(i) for i in range(wanted)]
+    return [names[k * per_node:(k + 1) * per_node] for k in range(nodes)]
+
+
 def node_type(gpus: list[GpuInfo]) -> str | None:
     """The node's gres type: the GPUs' common type, or None when they differ."""
     types = {g.type for g in gpus}

@@ -57,25 +57,33 @@ def isolation(name: str, jobs_dir: Path | None) -> tuple[str, str]:
 
 def detect(name: str, *, cpus: int | None = None, memory_mb: int | None = None,
            gpus: int | None = None, gpu_type: str | None = None,
-           jobs_dir: Path | None = None) -> NodeFacts:
+           gpu_devices: list[str] | None = None, jobs_dir: Path | None = None) -> NodeFacts:
     """The node as the agent will declare it; flags override what is detected.
 
     GPUs are looked for through NVML only when not declared: `--gpus N` (N may be 0) fakes
-    N GPUs for tests and keeps NVML out of it.
+    N GPUs for tests and keeps NVML out of it. `--gpu-devices` names the machine's GPUs this
+    node owns (a machine split into nodes): jobs get those physical devices and no other.
+    Raises ValueError when the devices cannot be resolved or disagree with `--gpus`.
     """
     detected_cpus = len(usable_cpus()) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     detected_mem = psutil.virtual_memory().total // (1024 * 1024)
     uname = platform.uname()
     found: list[nvidia.GpuInfo] = []
-    if gpus is None and nvidia.driver_present():
+    if (gpus is None or gpu_devices is not None) and nvidia.driver_present():
         found, _ = nvidia.discover()
+    if gpu_devices is not None:
+        found = nvidia.owned(found, gpu_devices, gpu_type)
+        if gpus is not None and gpus != len(found):
+            raise ValueError(f"--gpus {gpus} does not match --gpu-devices "
+                             f"({len(found)} device(s))")
+        gpus = len(found)
     cgroup, enforced = isolation(name, jobs_dir)
     return NodeFacts(
         name=name,
         cpus=cpus or int(detected_cpus or 1),
         memory=memory_mb or int(detected_mem),
         gpus=len(found) if gpus is None else gpus,
-        gpu_type=gpu_type or nvidia.node_type(found),
+        gpu_type=gpu_type or nvidia.node_type(found) or None,
         hostname=socket.gethostname(),
         arch=uname.machine,
         os=f"{uname.system} {uname.release} {uname.version}",

@@ -166,6 +166,12 @@ def _job_ids(text: str | None) -> list[int]:
     return ids
 
 
+async def _disconnected(request: Request) -> None:
+    """Returns when the client hangs up (a GET's only body message comes first)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], float]) -> FastAPI:
     holder: dict[str, Controller] = {}
 
@@ -360,6 +366,8 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         node.reason_time = c.clock() if node.reason else None
         node.reason_uid = caller.uid if node.reason else None
         c.store.save_node(name, node.persistent())
+        if state == "DOWN":
+            c.jobs.node_failed(name, cause=f"down:{name}")  # Slurm kills a DOWN node's jobs
         c.wake.set()
         return next(r for r in c.node_records() if r["name"] == name)
 
@@ -448,13 +456,25 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         if node is None or not node.connected:
             return JSONResponse({"detail": "register first"}, status_code=409)  # type: ignore[return-value]
         node.last_seen = c.clock()
+        registered_at = node.registered_at
         queue = c.registry.queue(name)
         queue.ack(ack)
         if not queue.items:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queue.ready.wait(), timeout=min(wait, 30.0))
-        node.last_seen = c.clock()
-        return {"commands": list(queue.items)}
+            # Each poll is a sign of life: a poll lasts at most a third of SlurmdTimeout (as
+            # Slurm pings its nodes), so a live agent is never taken for a silent one; and an
+            # agent that hangs up mid-poll has died or stopped, and takes no job meanwhile.
+            ready = asyncio.ensure_future(queue.ready.wait())
+            gone = asyncio.ensure_future(_disconnected(request))
+            try:
+                await asyncio.wait({ready, gone}, timeout=min(wait, 30.0, settings.node_timeout / 3),
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
+                gone.cancel()
+            if gone.done() and not gone.cancelled():
+                c.registry.connection_lost(name, registered_at)
+                return {"commands": []}
+        return {"commands": queue.hand_out()}
 
     @app.post("/api/v1/agents/{name}/reports")
     async def reports(name: str, body: AgentReports, request: Request) -> dict[str, Any]:

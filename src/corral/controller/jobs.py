@@ -433,6 +433,7 @@ class JobManager:
         """Gates dependencies and begin times, offers array tasks, charges usage, and takes
         the snapshot a pass decides on."""
         now = self.clock()
+        self._return_stranded_launches(now)
         pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
         # The index walks the whole queue: build it only in passes that have dependencies.
         index = DependencyIndex(self.jobs.values(), self.ended) \
@@ -653,6 +654,11 @@ class JobManager:
             if report["event"] == "started":
                 if not job.launched:
                     events.append((job.job_id, JobStarted()))
+            elif report.get("node_fail"):
+                # The node lost the job's supervisor (it rebooted, or its processes were
+                # killed with the agent's): the node failed the job, the job did not fail.
+                log.warning("node %s lost job %s", node, job.job_id)
+                events.append((job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job))))
             else:
                 events.append((job.job_id, JobFinished(
                     exit_code=int(report.get("exit_code", 0)),
@@ -681,12 +687,43 @@ class JobManager:
                 self._carry_out(LaunchJob(job.job_id, job.attempt))
             else:
                 log.warning("node %s lost job %s", node, job.job_id)
-                events.append((job.job_id, NodeFailed(node)))
+                events.append((job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job))))
         for job_id, attempt in known:
             job = self.jobs.get(job_id)
             if job is None or job.attempt != attempt or not job.state.is_active:
                 self.registry.send(node, {"kind": "cancel", "job_id": job_id, "attempt": attempt})
         self.transition(events, cause=f"register:{node}")
+
+    def node_failed(self, node: str, cause: str) -> list[Job]:
+        """The node is DOWN: every job with a part on it ends NODE_FAIL, or goes back to the
+        queue when it may be requeued; the node is told to stop them, should it still hear."""
+        events: list[tuple[int, Event]] = [
+            (job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job)))
+            for job in self.jobs.values() if job.state.is_active and node in job.allocation]
+        for job_id, _ in events:
+            log.warning("node %s failed job %s (%s)", node, job_id, cause)
+        return self.transition(events, cause=cause)
+
+    @staticmethod
+    def _requeue_on_node_fail(job: Job) -> bool:
+        # Slurm's JobRequeue=1: a batch job is requeued after a node failure unless it was
+        # submitted with --no-requeue; an allocation (salloc) has no script to run again.
+        return job.spec.requeue and not job.spec.interactive
+
+    def _return_stranded_launches(self, now: float) -> None:
+        """A launch that a silent node never received returns its job to the queue: the job
+        never ran, so it runs elsewhere whatever its --requeue."""
+        events: list[tuple[int, Event]] = []
+        for node, job_id, attempt in self.registry.stranded_launches(now, self.settings.node_timeout):
+            # Withdrawn first: a node that wakes up must not start an attempt that is over.
+            self.registry.queue(node).withdraw_launch(job_id, attempt)
+            job = self.jobs.get(job_id)
+            if job is not None and job.attempt == attempt and job.state is JobState.RUNNING \
+                    and not job.launched:
+                log.warning("node %s is not responding; job %s goes back to the queue", node, job_id)
+                events.append((job_id, NodeFailed(node, requeue=True)))
+        if events:
+            self.transition(events, cause="launch-lost")
 
     # -- housekeeping ------------------------------------------------------------------------
 

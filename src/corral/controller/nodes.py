@@ -44,7 +44,19 @@ class Node:
                    reason_time=data.get("reason_time"), reason_uid=data.get("reason_uid"))
 
     def responding(self, now: float, timeout: float) -> bool:
+        """Registered, its connection not seen to drop, and heard from within SlurmdTimeout."""
         return self.connected and now - self.last_seen <= timeout
+
+    @property
+    def gpu_ids(self) -> tuple[int, ...]:
+        """The physical GPU indices this node owns: a node of a split machine owns some of
+        its GPUs, not 0..N-1 (the agent declares them in gpu_devices); a node that declared
+        only a count (`--gpus N`) numbers them from 0."""
+        devices = self.facts.get("gpu_devices") or []
+        indices = tuple(int(d["index"]) for d in devices if isinstance(d, dict) and "index" in d)
+        if len(indices) == self.gpus and len(set(indices)) == len(indices):
+            return indices
+        return tuple(range(self.gpus))
 
     def schedulable(self, now: float, timeout: float) -> bool:
         return self.responding(now, timeout) and not self.drain and not self.down
@@ -56,6 +68,9 @@ class CommandQueue:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self.ready = asyncio.Event()
+        # The highest sequence number handed to the agent: a command past it never left the
+        # controller, so the node cannot have acted on it.
+        self.delivered = 0
 
     def put(self, seq: int, command: dict[str, Any]) -> None:
         self.items.append({**command, "seq": seq})
@@ -66,8 +81,24 @@ class CommandQueue:
         if not self.items:
             self.ready.clear()
 
+    def hand_out(self) -> list[dict[str, Any]]:
+        if self.items:
+            self.delivered = max(self.delivered, max(c["seq"] for c in self.items))
+        return list(self.items)
+
+    def undelivered(self) -> list[dict[str, Any]]:
+        return [c for c in self.items if c["seq"] > self.delivered]
+
+    def withdraw_launch(self, job_id: int, attempt: int) -> None:
+        self.items = [c for c in self.items if not (
+            c["kind"] == "launch" and int(c["job_id"]) == job_id and int(c["attempt"]) == attempt
+            and c["seq"] > self.delivered)]
+        if not self.items:
+            self.ready.clear()
+
     def reset(self) -> None:
         self.items = []
+        self.delivered = 0
         self.ready.clear()
 
 
@@ -83,6 +114,26 @@ class NodeRegistry:
 
     def queue(self, node: str) -> CommandQueue:
         return self.queues.setdefault(node, CommandQueue())
+
+    def connection_lost(self, name: str, registered_at: float) -> None:
+        """The agent hung up in the middle of a long poll (it died, or was stopped): the
+        node takes no new job until it registers again. A poll of an agent that has
+        registered since (`registered_at` differs) says nothing about the new one."""
+        node = self.nodes.get(name)
+        if node is not None and node.registered_at == registered_at:
+            node.connected = False
+
+    def stranded_launches(self, now: float, timeout: float) -> list[tuple[str, int, int]]:
+        """(node, job id, attempt) of launches that a node not responding never received:
+        those jobs never ran, and may go back to the queue."""
+        stranded = []
+        for name, queue in self.queues.items():
+            node = self.nodes.get(name)
+            if node is None or node.responding(now, timeout):
+                continue
+            stranded += [(name, int(c["job_id"]), int(c["attempt"]))
+                         for c in queue.undelivered() if c["kind"] == "launch"]
+        return stranded
 
     def resources(self, active: Iterable[Job], now: float, timeout: float) -> dict[str, NodeResources]:
         """The scheduler's view: each node's size and what running jobs leave free."""
@@ -102,6 +153,6 @@ class NodeRegistry:
                 name=name, cpus=node.cpus, memory=node.memory, gpus=node.gpus,
                 gpu_type=node.gpu_type, free_cpus=max(0, node.cpus - cpus),
                 free_memory=max(0, node.memory - mem),
-                free_gpus=tuple(i for i in range(node.gpus) if i not in taken),
+                free_gpus=tuple(i for i in node.gpu_ids if i not in taken),
                 available=node.schedulable(now, timeout), idle=cpus == 0 and mem == 0 and not taken)
         return view

@@ -152,9 +152,14 @@ def _update(job: Job, event: JobUpdated, now: float) -> Transition:
 
 
 def _node_failed(job: Job, event: NodeFailed, now: float) -> Transition:
+    # The node may still run the job (an operator set a live node DOWN, or the agent comes
+    # back): it is told to stop this attempt, so nothing of it runs beside a requeued one.
+    effects = (SignalJob(job.job_id, job.attempt, job.nodes), ReleaseResources(job.job_id, job.nodes))
+    if event.requeue:
+        return Transition(_back_to_queue(job, now), effects)
     failed = replace(job, state=S.NODE_FAIL, reason=Reason.NODE_DOWN, end_time=now, exit_code=0,
                      exit_signal=0, requeue_requested=False)
-    return Transition(failed, (ReleaseResources(job.job_id, job.nodes),))
+    return Transition(failed, effects)
 
 
 _REQUEUEABLE_ENDS = (S.COMPLETED, S.FAILED, S.CANCELLED, S.TIMEOUT, S.NODE_FAIL,

@@ -76,7 +76,11 @@ class JobUpdated:
 
 @dataclass(frozen=True, slots=True)
 class NodeFailed:
+    """A node of the job went DOWN or lost the job: it ends NODE_FAIL, or returns to the
+    queue with a new attempt when `requeue` (Slurm's --requeue / JobRequeue)."""
+
     node: str
+    requeue: bool = False
 
 
 Event = (JobAllocated | JobStarted | JobFinished | JobCancelled | JobHeld | JobReleased

@@ -129,3 +129,18 @@ def test_preemption_signals_with_grace_then_ends_preempted_or_requeues(requeue: 
     else:
         assert (ended.state, ended.exit_code, ended.exit_signal) == (S.PREEMPTED, 0, 15)
         assert ended.batch_step is not None and ended.batch_step.state is S.CANCELLED
+
+
+@pytest.mark.parametrize("state", [S.RUNNING, S.COMPLETING], ids=lambda s: s.value)
+@pytest.mark.parametrize("requeue", [False, True])
+def test_node_failure_stops_the_attempt_then_ends_node_fail_or_requeues(state: JobState,
+                                                                        requeue: bool) -> None:
+    failed = apply(job_in(state), NodeFailed("n1", requeue=requeue), 8.0)
+    # The node is told to stop the old attempt, whether or not it can still hear it.
+    assert failed.effects == (SignalJob(7, 0, ("n1",)), ReleaseResources(7, ("n1",)))
+    if requeue:
+        assert (failed.job.state, failed.job.attempt, failed.job.allocation) == (S.PENDING, 1, {})
+    else:
+        assert (failed.job.state, failed.job.reason, failed.job.end_time) == \
+            (S.NODE_FAIL, Reason.NODE_DOWN, 8.0)
+        assert (failed.job.exit_code, failed.job.exit_signal) == (0, 0)
