@@ -22,7 +22,15 @@ from typing import Any
 import httpx
 
 from corral.agent import isolation
-from corral.agent.jobdir import job_dir_name, parse_job_dir_name, read_json, write_json_atomic
+from corral.agent.jobdir import (
+    create_private,
+    job_dir_name,
+    make_dir,
+    mark,
+    parse_job_dir_name,
+    read_json,
+    write_json_atomic,
+)
 from corral.agent.resources import NodeFacts, load
 from corral.agent.steps import StepRunner
 
@@ -37,8 +45,10 @@ class Agent:
         self.controller = controller.rstrip("/")
         self.facts = facts
         self.jobs_dir = state_dir / "jobs"
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.jobs_dir, 0o711)
+        # Only passed through (0711): a job's process reaches its own script, and lists nothing.
+        state_dir.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(state_dir, 0o711, exist_ok=True)
+        make_dir(self.jobs_dir, 0o711, exist_ok=True)
         self.http = httpx.AsyncClient(base_url=self.controller + "/api/v1",
                                       headers={"Authorization": f"Bearer {cluster_key}"},
                                       timeout=httpx.Timeout(poll_timeout + 10, connect=5))
@@ -84,20 +94,24 @@ class Agent:
             return  # a duplicate delivery: launches are idempotent per (job, attempt)
         tmp = self.jobs_dir / (path.name + ".new")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(mode=0o711)
-        script = tmp / "slurm_script"
-        script.write_text(payload.pop("script"))
-        os.chmod(script, 0o700)
-        if os.getuid() == 0:
-            os.chown(script, int(payload["uid"]), int(payload["gid"]))
+        make_dir(tmp, 0o711)
+        # The user's script is the user's from its first byte; no one else may read it.
+        script = os.open(tmp / "slurm_script", os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | os.O_NOFOLLOW | os.O_CLOEXEC, 0o700)
+        with os.fdopen(script, "w") as handle:
+            if os.getuid() == 0:
+                os.fchown(handle.fileno(), int(payload["uid"]), int(payload["gid"]))
+            handle.write(payload.pop("script"))
         write_json_atomic(tmp / "launch.json", payload)
-        os.rename(tmp, path)
-        log_file = open(path / "supervisor.log", "wb")
-        self.children[key] = subprocess.Popen(
-            [sys.executable, "-m", "corral.agent.supervisor", str(path)],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
-            close_fds=True)
-        log_file.close()
+        log = create_private(tmp / "supervisor.log")
+        try:
+            os.rename(tmp, path)
+            self.children[key] = subprocess.Popen(
+                [sys.executable, "-m", "corral.agent.supervisor", str(path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                close_fds=True)
+        finally:
+            os.close(log)
 
     def control(self, key: Key, request: dict[str, Any]) -> bool:
         """Hands a request to the job's supervisor; False when the node has no such job."""
@@ -151,7 +165,7 @@ class Agent:
     def _record_unknown(self, key: Key) -> None:
         """Asked to stop a job this node never ran: say it has ended, so it is not stuck."""
         path = self._dir(key)
-        path.mkdir(mode=0o711, exist_ok=True)
+        make_dir(path, 0o700, exist_ok=True)
         write_json_atomic(path / "status.json", {"exit_code": 0, "exit_signal": 0,
                                                  "never_ran": True, "end_time": time.time()})
         self.wake_reports.set()
@@ -245,7 +259,8 @@ class Agent:
     def _forget(self, key: Key) -> None:
         self.steps.stop_job(*key)  # the job is over: no step of it may outlive it here
         path = self._dir(key)
-        (path / "reported").touch()
+        if path.exists():
+            mark(path / "reported")
         shutil.rmtree(path, ignore_errors=True)
         self.reported_started.discard(key)
 

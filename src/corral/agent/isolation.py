@@ -29,7 +29,7 @@ from typing import Any
 
 from corral.agent import cgroups
 from corral.agent.cgroups import Cgroup, Hierarchy, Limits
-from corral.agent.jobdir import read_json, write_json_atomic
+from corral.agent.jobdir import PRIVATE, make_dir, read_json, write_json_atomic
 
 RECORDS = ".isolation"
 
@@ -75,13 +75,13 @@ def _record_path(jobs_dir: Path, job_id: int, attempt: int) -> Path:
 @contextlib.contextmanager
 def _locked(jobs_dir: Path) -> Iterator[None]:
     folder = jobs_dir / RECORDS
-    folder.mkdir(mode=0o700, exist_ok=True)
-    with open(folder / "lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    make_dir(folder, 0o700, exist_ok=True)
+    lock = os.open(folder / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # closing the last descriptor releases the lock
 
 
 def _start_time(pid: int) -> str | None:

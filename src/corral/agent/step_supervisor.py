@@ -8,6 +8,10 @@ it is a child subreaper: whatever the tasks leave behind is killed when they end
 away, or the agent cancels the step (the job ended), the tasks get SIGTERM, then SIGKILL after
 the grace time. status.json is written before srun or the agent is told the step ended.
 
+It writes nothing on the tasks' behalf to the node's files: their output and its notices go
+to srun, which writes them as the user who ran it. What it creates in the step directory is
+private (umask 077); the tasks get the umask it was started with.
+
 Tasks are forked before the connection is opened, while this process still has one thread:
 forking after the WebSocket's threads start would risk a child inheriting a held lock.
 
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corral.agent.jobdir import read_json, write_json_atomic
+from corral.agent.jobdir import read_json, write_atomic, write_json_atomic
 from corral.agent.supervisor import _descendants, _set_subreaper, _signal_tree, become_user
 from corral.api import stepio
 
@@ -63,8 +67,9 @@ class Task:
 
 
 class StepSupervisor:
-    def __init__(self, step_dir: Path) -> None:
+    def __init__(self, step_dir: Path, task_umask: int = 0o022) -> None:
         self.dir = step_dir
+        self.task_umask = task_umask
         self.spec: dict[str, Any] = read_json(step_dir / "step.json")
         self.node = str(self.spec["node"])
         self.step_name = f"{self.spec['job_id']}.{self.spec['step_id']}"
@@ -112,6 +117,7 @@ class StepSupervisor:
             if terminal is not None:
                 fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
             become_user(int(self.spec["uid"]), int(self.spec["gid"]))
+            os.umask(self.task_umask)
             env = self._task_env(task)
             try:
                 os.chdir(self.spec["work_dir"])
@@ -424,7 +430,7 @@ class StepSupervisor:
             pass
 
     def run(self) -> None:
-        (self.dir / "supervisor.pid").write_text(str(os.getpid()))
+        write_atomic(self.dir / "supervisor.pid", str(os.getpid()).encode(), sync=False)
         _set_subreaper()
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
@@ -472,7 +478,8 @@ class StepSupervisor:
 
 
 def main() -> None:
-    StepSupervisor(Path(sys.argv[1])).run()
+    task_umask = os.umask(0o077)  # what we create is ours alone; the tasks get theirs back
+    StepSupervisor(Path(sys.argv[1]), task_umask).run()
 
 
 if __name__ == "__main__":

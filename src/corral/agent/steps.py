@@ -9,7 +9,8 @@ Each step this node runs has a directory beside the job directories, named
     status.json     the outcome (worst exit status, per-task statuses, usage), written first
     reported        the controller acknowledged it; the directory may go
 
-The directory is the root's alone (it holds srun's key); the tasks never need it.
+The directory and its files are the agent's alone (0700, 0600: it holds srun's key); the
+tasks never need it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corral.agent.jobdir import read_json, write_json_atomic
+from corral.agent.jobdir import create_private, make_dir, mark, read_json, write_json_atomic
 
 log = logging.getLogger("corral.agent")
 
@@ -68,17 +69,17 @@ class StepRunner:
             return  # a duplicate delivery: one supervisor per (job, attempt, step)
         tmp = self.jobs_dir / (path.name + ".new")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(mode=0o700)
+        make_dir(tmp, 0o700)
         write_json_atomic(tmp / "step.json", step)
-        os.rename(tmp, path)
-        log_file = open(path / "supervisor.log", "wb")
+        log = create_private(tmp / "supervisor.log")
         try:
+            os.rename(tmp, path)
             self.children[key] = subprocess.Popen(
                 [sys.executable, "-m", "corral.agent.step_supervisor", str(path)],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True, close_fds=True)
         finally:
-            log_file.close()
+            os.close(log)
 
     def _tell(self, path: Path, request: dict[str, Any]) -> None:
         if (path / "status.json").exists():
@@ -136,5 +137,5 @@ class StepRunner:
         path = self.jobs_dir / step_dir_name(int(report["job_id"]), int(report["attempt"]),
                                              int(report["step_id"]))
         if path.exists():
-            (path / "reported").touch()
+            mark(path / "reported")
             shutil.rmtree(path, ignore_errors=True)

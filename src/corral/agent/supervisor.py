@@ -6,6 +6,15 @@ session — is re-parented to it and is killed when the job ends. It runs the sc
 submitting user (never as root on someone else's behalf), enforces the time limit (SIGTERM,
 then SIGKILL after the grace time), and writes status.json before the agent reports anything.
 
+What it writes for the job (its notices of a cancel, a time limit, an out-of-memory kill or
+a launch that failed) goes only into the error file the job's own process opened after it
+became the user: the child hands that descriptor back over a socket before exec. A path the
+user could not open is never opened by root, so a symlink the user planted or a directory
+the user cannot write is never written; when there is no such file the notice goes to this
+supervisor's log on the node (supervisor.log), which only the agent reads. Everything the
+supervisor creates in the job directory is private (umask 077); the job gets the umask the
+supervisor was started with.
+
 Where cgroups can be used, the script runs in its job's cgroup (see isolation.py): its
 memory limit, cpuset and pids limit apply from its first instruction, an out-of-memory kill
 ends the job OUT_OF_MEMORY, and the job's end kills the whole cgroup. The job's usage (CPU
@@ -22,6 +31,8 @@ import os
 import pwd
 import resource
 import signal
+import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -30,7 +41,7 @@ from typing import Any
 from corral.agent import gpus, isolation
 from corral.agent.cgroups import Cgroup
 from corral.agent.isolation import JobIsolation
-from corral.agent.jobdir import read_json, write_json_atomic
+from corral.agent.jobdir import read_json, write_atomic, write_json_atomic
 from corral.agent.usage import Sampler
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -92,6 +103,23 @@ def become_user(uid: int, gid: int) -> None:
         raise PermissionError(f"agent runs as uid {os.getuid()} and cannot run jobs of uid {uid}")
 
 
+def shown(path: str) -> str:
+    """A user-chosen path in a message: as is, unless it holds what could forge a log line."""
+    return path if path.isprintable() else ascii(path)
+
+
+class LaunchError(Exception):
+    """Why the job's process could not start, in slurmstepd's words."""
+
+
+def _open_as_user(kind: str, path: str, flags: int) -> int:
+    """In the child, already the job's user: the user's own right to the path decides."""
+    try:
+        return os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise LaunchError(f"Could not open {kind} file {shown(path)}: {exc.strerror}") from exc
+
+
 def _parse_signal(text: str | None) -> tuple[int, bool, int] | None:
     """sbatch --signal=[{R|B}:]SIG[@secs] → (signal, batch shell only, seconds before the limit)."""
     if not text:
@@ -136,8 +164,10 @@ def oom_note(job_id: int, step: str, kills: int) -> str:
 
 
 class Supervisor:
-    def __init__(self, job_dir: Path) -> None:
+    def __init__(self, job_dir: Path, job_umask: int = 0o022) -> None:
         self.dir = job_dir
+        self.job_umask = job_umask
+        self.error_fd: int | None = None  # the job's error file, as its user opened it
         self.launch: dict[str, Any] = read_json(job_dir / "launch.json")
         self.job_id = int(self.launch["job_id"])
         self.node = str(self.launch["node"])
@@ -218,8 +248,9 @@ class Supervisor:
 
     # -- the job's process -----------------------------------------------------------------
 
-    def _exec_child(self, error_fd: int) -> None:
-        """In the forked child: become the user, open files, exec. Never returns."""
+    def _exec_child(self, channel: socket.socket) -> None:
+        """In the forked child: become the user, open files, hand the error file back, exec.
+        Never returns; why it failed goes back over `channel`."""
         try:
             for sig in WATCHED:
                 signal.signal(sig, signal.SIG_DFL)
@@ -230,15 +261,21 @@ class Supervisor:
             os.setsid()
             uid, gid = int(self.launch["uid"]), int(self.launch["gid"])
             become_user(uid, gid)
-            os.chdir(self.launch["work_dir"])
-            stdin = os.open(self.launch.get("stdin") or "/dev/null", os.O_RDONLY)
+            os.umask(self.job_umask)
+            work_dir = self.launch["work_dir"]
+            try:
+                os.chdir(work_dir)
+            except OSError as exc:
+                raise LaunchError(f"couldn't chdir to {shown(work_dir)}: {exc.strerror}") from exc
+            stdin = _open_as_user("stdin", self.launch.get("stdin") or "/dev/null", os.O_RDONLY)
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.launch.get("open_append")
                                                 else os.O_TRUNC)
-            stdout = os.open(self.launch["stdout"], flags, 0o644)
+            stdout = _open_as_user("stdout", self.launch["stdout"], flags)
             if self.launch["stderr"] == self.launch["stdout"]:
                 stderr = stdout
             else:
-                stderr = os.open(self.launch["stderr"], flags, 0o644)
+                stderr = _open_as_user("stderr", self.launch["stderr"], flags)
+            socket.send_fds(channel, [b"stderr"], [stderr])
             os.dup2(stdin, 0)
             os.dup2(stdout, 1)
             os.dup2(stderr, 2)
@@ -250,35 +287,61 @@ class Supervisor:
                 env.setdefault(key, value)
             env["SLURM_TASK_PID"] = str(os.getpid())
             script = str(self.dir / "slurm_script")
-            os.execve(script, [script, *self.launch.get("argv", [])], env)
+            try:
+                os.execve(script, [script, *self.launch.get("argv", [])], env)
+            except OSError as exc:
+                raise LaunchError(f"execve(): {script}: {exc.strerror}") from exc
         except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
-            os.write(error_fd, f"{type(exc).__name__}: {exc}".encode()[:4000])
+            why = str(exc) if isinstance(exc, LaunchError) else f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(OSError):
+                channel.send(b"error:" + why.encode()[:4000])
             os._exit(127)
 
     def _spawn(self) -> str | None:
-        """Starts the script; returns why it could not start, or None."""
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        """Starts the script; returns why it could not start, or None.
+
+        The child's end of the socket closes on exec: its end of file says it started."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
-            os.close(read_end)
-            self._exec_child(write_end)
-        os.close(write_end)
+            mine.close()
+            self._exec_child(theirs)
+        theirs.close()
         self.child = pid
-        error = b""
-        while chunk := os.read(read_end, 4096):
-            error += chunk
-        os.close(read_end)
-        return error.decode(errors="replace") or None
+        error = None
+        with mine:
+            while True:
+                message, fds, _, _ = socket.recv_fds(mine, 8192, 1)
+                for fd in fds:
+                    os.set_inheritable(fd, False)
+                    if self.error_fd is None:
+                        self.error_fd = fd
+                    else:
+                        os.close(fd)
+                if not message:
+                    break
+                if message.startswith(b"error:"):
+                    error = message[len(b"error:"):].decode(errors="replace")
+        return error
 
     # -- the loop --------------------------------------------------------------------------
 
     def _stderr_note(self, text: str) -> None:
-        """Slurm's stepd writes its notices into the job's error file; tools grep for them."""
+        """Slurm's stepd writes its notices into the job's error file; tools grep for them.
+
+        Only through the descriptor the job's user opened, and only to a regular file (a
+        fifo could block us); otherwise the notice is the node's, in our log."""
+        line = f"slurmstepd-{self.node}: error: {text}\n".encode()
+        fd = self.error_fd
         try:
-            with open(self.launch["stderr"], "a") as handle:
-                handle.write(f"slurmstepd-{self.node}: error: {text}\n")
+            if fd is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+                os.lseek(fd, 0, os.SEEK_END)  # after what the job wrote, as an append would
+                os.write(fd, line)
+                return
         except OSError:
             pass
+        sys.stderr.buffer.write(line)
+        sys.stderr.flush()
 
     def _terminate(self, why: str) -> None:
         if self.kill_at is not None:
@@ -333,13 +396,11 @@ class Supervisor:
                 self.child_status = status
 
     def run(self) -> None:
-        (self.dir / "supervisor.pid").write_text(str(os.getpid()))
+        write_atomic(self.dir / "supervisor.pid", str(os.getpid()).encode(), sync=False)
         _set_subreaper()
         for name, text in (self.launch.get("files") or {}).items():
             # Files the job reads (PBS_NODEFILE): readable by the job's user, in our directory.
-            path = self.dir / name
-            path.write_text(text)
-            os.chmod(path, 0o644)
+            write_atomic(self.dir / name, text.encode(), mode=0o644)
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         self._isolate()
         error = self._spawn()
@@ -349,7 +410,7 @@ class Supervisor:
             self._release()
             self._finish({"launch_failed": True, "error": error})
             return
-        (self.dir / "started").write_text(str(self.child))
+        write_atomic(self.dir / "started", str(self.child).encode(), sync=False)
         while self.child_status is None:
             now = time.time()
             warn_at = self._warn_at()
@@ -433,7 +494,9 @@ class Supervisor:
 
 
 def main() -> None:
-    Supervisor(Path(sys.argv[1])).run()
+    # What we create is ours alone; the job gets back the umask we were started with.
+    job_umask = os.umask(0o077)
+    Supervisor(Path(sys.argv[1]), job_umask).run()
 
 
 if __name__ == "__main__":
