@@ -99,6 +99,7 @@ class Agent:
         script = os.open(tmp / "slurm_script", os.O_WRONLY | os.O_CREAT | os.O_EXCL
                          | os.O_NOFOLLOW | os.O_CLOEXEC, 0o700)
         with os.fdopen(script, "w") as handle:
+            os.fchmod(handle.fileno(), 0o700)  # exactly: the umask must not take the exec bit
             if os.getuid() == 0:
                 os.fchown(handle.fileno(), int(payload["uid"]), int(payload["gid"]))
             handle.write(payload.pop("script"))

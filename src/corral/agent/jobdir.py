@@ -69,7 +69,7 @@ def make_dir(path: Path, mode: int, *, exist_ok: bool = False) -> None:
     try:
         os.mkdir(path, mode)
     except FileExistsError:
-        if not exist_ok or not path.is_dir() or path.is_symlink():
+        if not exist_ok or not path.is_dir():
             raise
     os.chmod(path, mode)
 
