@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from cluster import BIN, Cluster, free_port
+from corral.agent import gpus
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +144,10 @@ def test_a_returning_node_reports_the_job_it_lost_as_node_fail(own_cluster: Clus
 
 @pytest.fixture
 def all_in_one(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, str]]]:
+    if gpus.driver_present():
+        # With real GPUs the split takes the machine's own (and under device cgroups a job
+        # numbers its GPUs from 0); this test checks the bookkeeping with declared ones.
+        pytest.skip("this machine has NVIDIA GPUs; the split is checked with declared GPUs")
     tmp_path.chmod(0o755)
     data = tmp_path / "data"
     env = {**os.environ, "CORRAL_CONTROLLER": str(data / "corral.sock"),
