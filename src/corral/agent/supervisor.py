@@ -43,6 +43,7 @@ from corral.agent.cgroups import Cgroup
 from corral.agent.isolation import JobIsolation
 from corral.agent.jobdir import read_json, write_atomic, write_json_atomic
 from corral.agent.usage import Sampler
+from corral.model.signals import WarningSignal, parse_warning_signal
 
 PR_SET_CHILD_SUBREAPER = 36
 WATCHED = {signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -120,17 +121,15 @@ def _open_as_user(kind: str, path: str, flags: int) -> int:
         raise LaunchError(f"Could not open {kind} file {shown(path)}: {exc.strerror}") from exc
 
 
-def _parse_signal(text: str | None) -> tuple[int, bool, int] | None:
-    """sbatch --signal=[{R|B}:]SIG[@secs] → (signal, batch shell only, seconds before the limit)."""
+def _parse_signal(text: str | None) -> WarningSignal | None:
+    """sbatch --signal, as the controller accepted it; a spec it could not read sends nothing
+    rather than stopping the job's time limit from being enforced."""
     if not text:
         return None
-    flags, _, rest = text.rpartition(":")
-    name, _, secs = rest.partition("@")
-    name = name.upper().removeprefix("SIG")
-    number = int(name) if name.isdigit() else getattr(signal, f"SIG{name}", None)
-    if number is None:
+    try:
+        return parse_warning_signal(text)
+    except ValueError:
         return None
-    return int(number), "B" in flags.upper(), int(secs) if secs else 60
 
 
 def _timestamp(epoch: float) -> str:
@@ -357,7 +356,7 @@ class Supervisor:
     def _warn_at(self) -> float | None:
         if self.warning is None or self.warned or self.deadline is None:
             return None
-        return self.deadline - self.warning[2]
+        return self.deadline - self.warning.seconds
 
     def _warn(self) -> None:
         self.warned = True

@@ -59,3 +59,18 @@ def test_without_and_environment() -> None:
     assert array_env("1-31:2%4", 1001) == {
         "SLURM_ARRAY_TASK_COUNT": "16", "SLURM_ARRAY_TASK_MIN": "1",
         "SLURM_ARRAY_TASK_MAX": "31", "SLURM_ARRAY_TASK_STEP": "2"}
+
+
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 300), st.integers(1, 7)),
+                min_size=1, max_size=8))
+def test_bounded_parsing_marks_the_same_ids_as_unbounded(parts: list[tuple[int, int, int]]) -> None:
+    text = ",".join(f"{min(a, b)}-{max(a, b)}:{step}" for a, b, step in parts)
+    assert parse_indices(text, 301) == parse_indices(text)
+
+
+def test_an_id_beyond_the_limit_is_refused_before_anything_is_expanded() -> None:
+    # 0-999999999 would be a billion ids; refused by its bound, in no time and no memory.
+    for text in ("0-999999999", "5,0-999999999", "[0-99999999]"):
+        with pytest.raises(ArraySpecError):
+            parse_indices(text, 100001)
+    assert len(parse_indices(",".join(["0-100000"] * 1000), 100001)) == 100001

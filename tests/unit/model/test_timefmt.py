@@ -474,3 +474,9 @@ def test_formatted_memory_parses_back_to_the_same_mib(mb: int) -> None:
 def test_parse_memory_mb_takes_a_trailing_b_as_submitit_writes_it() -> None:
     assert parse_memory_mb("8GB") == 8192
     assert parse_memory_mb("200MB") == 200
+
+
+@pytest.mark.parametrize("text", ["now+99999999999999days", "uts99999999999999", "now-100years"])
+def test_times_outside_the_printable_calendar_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="Invalid time specification"):
+        parse_timestamp(text, 1_700_000_000.0, past=False)
