@@ -97,6 +97,8 @@ def test_no_job_goes_to_a_node_whose_agent_died_or_went_silent(own_cluster: Clus
     c.stop_process(c.agents["node1"], signal.SIGKILL)
     c.wait_for(lambda: not _responding(c, "node1"), what="node1 to be seen gone")
     assert "down*" in c.run("sinfo", "-h", "-n", "node1", "-o", "%t", check=True).stdout
+    assert c.run("sinfo", "-h", "-R", "-n", "node1", "-o", "%E", check=True).stdout.strip() \
+        == "Not responding"
     pinned = c.sbatch("-w", "node1", "-o", "/dev/null", "--wrap", "true", cwd=tmp_path)
     free = c.sbatch("-o", "/dev/null", "--wrap", "true", cwd=tmp_path)
     assert c.wait_job(free)["state"] == "COMPLETED"

@@ -90,9 +90,13 @@ def node_state(node: Node, view: NodeResources, responding: bool) -> str:
 
 def node_record(node: Node, view: NodeResources, partitions: list[str], responding: bool) -> dict[str, Any]:
     facts = node.facts
+    reason, reason_time, reason_uid = node.reason, node.reason_time, node.reason_uid
+    if reason is None and not responding and node.last_seen:
+        # Slurm's own reason for a node past SlurmdTimeout, given by SlurmUser (root here).
+        reason, reason_time, reason_uid = "Not responding", node.last_seen, 0
     return {
-        "name": node.name, "state": node_state(node, view, responding), "reason": node.reason,
-        "reason_time": node.reason_time, "reason_uid": node.reason_uid,
+        "name": node.name, "state": node_state(node, view, responding), "reason": reason,
+        "reason_time": reason_time, "reason_uid": reason_uid,
         "cpus": node.cpus, "memory": node.memory, "gpus": node.gpus, "gpu_type": node.gpu_type,
         "alloc_cpus": node.cpus - view.free_cpus, "alloc_memory": node.memory - view.free_memory,
         "alloc_gpus": node.gpus - len(view.free_gpus),
