@@ -92,7 +92,10 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         gpus = ",".join(str(i) for i in alloc.gpu_indices)
         env.update({"CUDA_VISIBLE_DEVICES": gpus, "NVIDIA_VISIBLE_DEVICES": gpus,
                     "GPU_DEVICE_ORDINAL": gpus, "SLURM_JOB_GPUS": gpus,
-                    "SLURM_GPUS_ON_NODE": str(len(alloc.gpu_indices))})
+                    "SLURM_GPUS_ON_NODE": str(len(alloc.gpu_indices)),
+                    # The indices are NVML's, in PCI bus order; CUDA's own default order
+                    # (fastest first) would name other devices on a mixed-model machine.
+                    "CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
     else:
         # A job without GPUs must not inherit the submitter's view of them.
         env["CUDA_VISIBLE_DEVICES"] = ""

@@ -132,3 +132,6 @@ def test_the_nodes_of_a_split_machine_hand_out_only_their_own_gpus(tmp_path: Pat
     launches = {c["job_id"]: c["launch"]["environment"]["CUDA_VISIBLE_DEVICES"]
                 for c in s.registry.queue("n2").items if c["kind"] == "launch"}
     assert sorted(launches.values()) == ["2", "3"]
+    orders = {c["launch"]["environment"]["CUDA_DEVICE_ORDER"]
+              for c in s.registry.queue("n2").items if c["kind"] == "launch"}
+    assert orders == {"PCI_BUS_ID"}  # NVML's indices mean the same devices to CUDA
