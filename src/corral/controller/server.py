@@ -7,6 +7,8 @@ import logging
 import os
 import socket
 import struct
+import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -15,7 +17,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from corral.clock import system_clock
 from corral.controller.app import create_app
 from corral.settings import ControllerSettings
-from corral.store.store import Store
+from corral.store.lock import this_process
+from corral.store.private import NotPrivate, check_private, store_paths
+from corral.store.store import DatabaseInUse, Store
 
 log = logging.getLogger("corral.controller")
 
@@ -57,24 +61,57 @@ def _unix_socket(path: str) -> socket.socket:
 def _tcp_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"corral: error: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(1024)
     return sock
 
 
-def serve(settings: ControllerSettings) -> None:
-    store = Store.open(settings.db_url)
-    app = create_app(settings, store, system_clock)
-    settings.socket_path.parent.mkdir(parents=True, exist_ok=True)
-    sockets = [_unix_socket(str(settings.socket_path)), _tcp_socket(settings.host, settings.port)]
-    config = uvicorn.Config(app, http=PeerCredProtocol, lifespan="on", log_level="warning",
-                            access_log=False, timeout_keep_alive=60,
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    log.info("controller listening on %s and %s:%s", settings.socket_path, settings.host, settings.port)
+def _socket_dir(path: Path) -> None:
+    """Makes the socket's directory reachable by every user even under the controller's
+    private umask: their commands connect to the socket inside."""
+    if path.is_dir():
+        return
+    private = os.umask(0o022)
     try:
+        path.mkdir(parents=True, exist_ok=True)
+    finally:
+        os.umask(private)
+
+
+def _open_store(settings: ControllerSettings) -> Store:
+    """The store, once it is known to be private and this controller is its only one."""
+    check_private(*store_paths(settings.data_dir, settings.db_url))
+    return Store.open(settings.db_url, holder=this_process())
+
+
+def serve(settings: ControllerSettings) -> int:
+    """Runs the controller until it is stopped; 1 when it refuses to start."""
+    try:
+        store = _open_store(settings)
+    except (NotPrivate, DatabaseInUse) as exc:
+        print(f"corral: error: {exc}", file=sys.stderr)
+        return 1
+    listening = False
+    try:
+        app = create_app(settings, store, system_clock)
+        _socket_dir(settings.socket_path.parent)
+        unix = _unix_socket(str(settings.socket_path))
+        listening = True
+        sockets = [unix, _tcp_socket(settings.host, settings.port)]
+        config = uvicorn.Config(app, http=PeerCredProtocol, lifespan="on", log_level="warning",
+                                access_log=False, timeout_keep_alive=60,
+                                timeout_graceful_shutdown=2)
+        server = uvicorn.Server(config)
+        log.info("controller listening on %s and %s:%s", settings.socket_path, settings.host,
+                 settings.port)
         asyncio.run(server.serve(sockets=sockets))
     finally:
         store.close()
-        if settings.socket_path.exists():
+        # Only a socket this controller made: one found live belongs to another controller.
+        if listening and settings.socket_path.exists():
             settings.socket_path.unlink()
+    return 0

@@ -42,15 +42,16 @@ class AccountingError(Exception):
 
 
 def _open(url: str | None, data_dir: str | None) -> Store:
+    from corral.store.private import private_dir
     from corral.store.store import Store, sqlite_url
 
     if url is None:
         if data_dir is None:
             raise AccountingError("no accounting database: give --db URL or --data-dir")
-        path = Path(data_dir) / "corral.db"
+        path = private_dir(Path(data_dir)) / "corral.db"
         if not path.exists():
             raise AccountingError(f"no accounting database at {path}")
-        url = sqlite_url(Path(data_dir))
+        url = sqlite_url(path.parent)
     elif url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         # Opening would create an empty database; a what-if only reads.
         raise AccountingError(f"no accounting database at {url.removeprefix('sqlite:///')}")
@@ -144,5 +145,5 @@ def from_accounting(url: str | None, data_dir: str | None, *,
     if moved:
         notes.append(f"{moved} jobs ran in partitions this configuration lacks: they are "
                      f"replayed in {fallback.name}")
-    source = url or str(Path(data_dir or ".") / "corral.db")
+    source = url or str(Path(data_dir or ".") / "private" / "corral.db")
     return Workload(machine, requests, f"accounting ({source})", skipped, notes, tree)

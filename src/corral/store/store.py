@@ -6,15 +6,29 @@ projection (one row per job, its record as JSON) beside an append-only log of th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from corral.model.job import Job, job_from_dict, job_to_dict
 from corral.model.states import TERMINAL_STATES
@@ -31,6 +45,13 @@ from corral.store.tables import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL scopes advisory locks to the database, so one fixed key serves every cluster.
+_PG_LOCK_KEY = int.from_bytes(b"corral-c", "big")
+_HOLDER_KEY = "controller_holder"
+
+
+class DatabaseInUse(Exception):
+    """Another controller holds the database's lock; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +96,69 @@ class Store:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._lock: Connection | None = None
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, holder: str | None = None) -> Store:
+        """Opens (and migrates) the store; with `holder`, first takes the database's
+        controller lock for this process's life, or raises DatabaseInUse."""
         store = cls(url)
-        store.migrate()
+        try:
+            if holder is not None:
+                store.claim(holder)
+            store.migrate()
+            if holder is not None and store._lock is not None:
+                store.set_meta(_HOLDER_KEY, holder[:255])
+        except BaseException:
+            store.close()
+            raise
         return store
 
+    def claim(self, holder: str) -> None:
+        """Takes the one-controller lock of a database server, held on a connection of its
+        own until close(). SQLite needs none here: its file is covered by the lock on the
+        directory that holds it."""
+        backend = make_url(self.url).get_backend_name()
+        if backend not in ("postgresql", "mysql"):
+            return
+        # Its own engine without a pool: the lock lives exactly as long as this connection.
+        engine = create_engine(self.url, poolclass=NullPool)
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if backend == "postgresql":
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+        else:  # GET_LOCK names are server-wide: the database's name makes them per cluster
+            got = conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": self._lock_name()})
+        if got.scalar() not in (True, 1):
+            conn.close()
+            engine.dispose()
+            raise DatabaseInUse(f"{self.describe()} is in use by {self._holder()}")
+        self._lock = conn
+
+    def _lock_name(self) -> str:
+        name = f"corral-controller-{make_url(self.url).database}"
+        # MariaDB/MySQL refuse names over 64 characters.
+        return name if len(name) <= 64 else "corral-controller-" + hashlib.sha1(
+            name.encode()).hexdigest()
+
+    def _holder(self) -> str:
+        try:
+            return self.get_meta(_HOLDER_KEY) or "another corral controller"
+        except SQLAlchemyError:  # the holder is still creating the tables
+            return "another corral controller"
+
+    def describe(self) -> str:
+        """The database in words, without its password."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite":
+            return f"database {url.database}"
+        return f"database {url.database} on {url.host or 'localhost'}"
+
     def migrate(self) -> None:
+        # Imported here: alembic logs as it loads, and a controller refused its database
+        # should say one line, not that.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
@@ -90,6 +166,11 @@ class Store:
             command.upgrade(config, "head")
 
     def close(self) -> None:
+        if self._lock is not None:
+            lock_engine = self._lock.engine
+            self._lock.close()
+            lock_engine.dispose()
+            self._lock = None
         self.engine.dispose()
 
     # -- jobs ------------------------------------------------------------------------------
