@@ -16,11 +16,13 @@ import psutil
 from corral.client import Client, ControllerUnreachable
 from corral.client.locate import default_data_dir
 from corral.keyfile import read_or_create
+from corral.store.lock import LOCK_NAME, holder, recorded_pid
+from corral.store.private import adopt_legacy, ensure_private_dir
 
 
 def cluster_key(data_dir: Path) -> str:
     """The shared secret agents present to the controller."""
-    return read_or_create(data_dir / "cluster.key")
+    return read_or_create(ensure_private_dir(data_dir) / "cluster.key")
 
 
 class AllInOne:
@@ -33,7 +35,6 @@ class AllInOne:
         self.agents: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.agent_procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, tuple[float, float]] = {}  # name → (last start, next delay)
-
 
     def _spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / "logs" / log_name, "ab")
@@ -52,12 +53,30 @@ class AllInOne:
                 return False
             try:
                 client.ping()
-                return True
+                # The answer counts only once the directory's lock names our controller:
+                # until then it may come from another one on the same socket.
+                if recorded_pid(self.data_dir / LOCK_NAME) == controller.pid:
+                    return True
+                time.sleep(0.1)
             except ControllerUnreachable:
                 time.sleep(0.1)
             finally:
                 client.close()
         return False
+
+    def _log_size(self, name: str) -> int:
+        try:
+            return (self.data_dir / "logs" / name).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _refusal(self, name: str, offset: int) -> str | None:
+        """The one-line reason a component refused to start, from what it wrote to its log."""
+        with open(self.data_dir / "logs" / name, "rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        refused = [line for line in lines if line.startswith("corral: error: ")]
+        return refused[-1] if refused else None
 
     def _node_sizes(self) -> tuple[int, int]:
         n = max(1, self.args.nodes)
@@ -66,7 +85,14 @@ class AllInOne:
         return cpus, memory
 
     def run(self) -> int:
+        # Asked before any log is opened: a running controller's files stay as they are.
+        running = holder(self.data_dir / LOCK_NAME)
+        if running is not None:
+            print(f"corral up: error: data directory {self.data_dir} is in use by {running[1]}",
+                  file=sys.stderr)
+            return 1
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        adopt_legacy(self.data_dir)
         key = cluster_key(self.data_dir)
         env = {**os.environ, "CORRAL_CLUSTER_KEY": key}
         ctl_args = ["controller", "--data-dir", str(self.data_dir), "--port", str(self.args.port)]
@@ -74,9 +100,11 @@ class AllInOne:
             ctl_args += ["--config", self.args.config]
         if self.args.kill_wait is not None:
             ctl_args += ["--kill-wait", str(self.args.kill_wait)]
+        log_start = self._log_size("controller.log")
         controller = self._spawn(ctl_args, env, "controller.log")
         if not self._wait_ready(controller):
-            print(f"corral up: error: the controller did not start; see {self.data_dir}/logs/controller.log",
+            print(self._refusal("controller.log", log_start) or
+                  f"corral up: error: the controller did not start; see {self.data_dir}/logs/controller.log",
                   file=sys.stderr)
             self.stop()
             return 1

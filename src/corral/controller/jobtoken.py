@@ -14,10 +14,11 @@ import hmac
 from pathlib import Path
 
 from corral.keyfile import read_or_create
+from corral.store.private import ensure_private_dir
 
 
 def token_key(data_dir: Path) -> str:
-    return read_or_create(data_dir / "job-token.key")
+    return read_or_create(ensure_private_dir(data_dir) / "job-token.key")
 
 
 def job_token(key: str, job_id: int, attempt: int) -> str:
