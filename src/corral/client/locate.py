@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 
 def default_data_dir(environ: Mapping[str, str]) -> str:
-    """Where `corral up` keeps its store, socket and agents when no --data-dir is given."""
+    """Where `corral up` keeps its socket, agents and (in private/) its store when no
+    --data-dir is given."""
     if environ.get("CORRAL_DATA_DIR"):
         return environ["CORRAL_DATA_DIR"]
     home = environ.get("HOME") or os.path.expanduser("~")

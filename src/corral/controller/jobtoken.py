@@ -2,8 +2,8 @@
 
 The launcher puts it in the job's environment (CORRAL_JOB_TOKEN), so that srun inside a job
 can start steps from a node that has neither the controller's socket nor the cluster key.
-It is an HMAC of "job_id:attempt" under a key of its own (job-token.key in the controller's
-data directory), not the cluster key that every agent holds: nothing to store, a requeued
+It is an HMAC of "job_id:attempt" under a key of its own (job-token.key in the private part of the
+controller's data directory), not the cluster key that every agent holds: nothing to store, a requeued
 job's new attempt gets a new token, and tokens outlive a controller restart.
 """
 
