@@ -36,16 +36,17 @@ def _gpu_devices(text: str) -> list[str]:
 def run_controller(args: argparse.Namespace) -> int:
     from corral.controller.server import serve
     from corral.settings import ControllerSettings, load_cluster_config
-    from corral.store.lock import InUse, lock_data_dir
-    from corral.store.private import adopt_legacy, private_dir
+    from corral.store.lock import InUse, claim
+    from corral.store.private import adopt_legacy, private_dir, sqlite_file
     from corral.store.store import sqlite_url
 
     data_dir = Path(args.data_dir or default_data_dir(os.environ)).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
+    db = args.db or os.environ.get("CORRAL_DB_URL") or sqlite_url(private_dir(data_dir))
     try:
         # Before anything in the directory is opened for writing: a second controller must
         # leave the running one's store, socket and files as they were.
-        lock = lock_data_dir(data_dir)
+        locks = claim(data_dir, sqlite_file(db))
     except (InUse, OSError) as exc:
         print(f"corral: error: {exc}", file=sys.stderr)
         return 1
@@ -53,7 +54,6 @@ def run_controller(args: argparse.Namespace) -> int:
     # are made 0600 (the socket, which every user needs, is opened up where it is made).
     os.umask(0o077)
     adopt_legacy(data_dir)
-    db = args.db or os.environ.get("CORRAL_DB_URL") or sqlite_url(private_dir(data_dir))
     settings = ControllerSettings(
         data_dir=data_dir, db_url=db, socket_path=Path(args.socket or data_dir / "corral.sock"),
         host=args.host, port=args.port, cluster_key=os.environ.get("CORRAL_CLUSTER_KEY") or cluster_key(data_dir))
@@ -68,7 +68,8 @@ def run_controller(args: argparse.Namespace) -> int:
     try:
         return serve(settings)
     finally:
-        lock.release()
+        for lock in locks:
+            lock.release()
 
 
 def run_agent(args: argparse.Namespace) -> int:

@@ -129,6 +129,25 @@ def test_a_second_controller_on_a_database_refuses_naming_the_first(
         first.stop()
 
 
+def test_two_data_directories_on_one_sqlite_file_take_one_controller(root: Path) -> None:
+    shared = root / "db"
+    shared.mkdir(mode=0o700)
+    db = shared / "corral.db"
+    first = Cluster(root / "head1", nodes=0, db_url=f"sqlite:///{db}")
+    try:
+        first.start_controller()
+        job = _held_job(first)
+        second = _controller(root / "head2", "--db", f"sqlite:///{db}")
+        assert first.controller is not None
+        assert (second.returncode, second.stdout) == (1, b"")
+        assert second.stderr.decode() == (f"corral: error: database {db} is in use by "
+                                          f"corral controller pid {first.controller.pid} "
+                                          f"on host {HOST}\n")
+        assert first.run("squeue", "-h", "-o", "%i", check=True).stdout.split() == [job]
+    finally:
+        first.stop()
+
+
 def test_corral_up_whose_controller_is_refused_does_not_say_it_is_up(
         root: Path, database: tuple[str, str]) -> None:
     url, name = database

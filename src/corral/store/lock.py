@@ -65,6 +65,20 @@ def lock_data_dir(data_dir: Path) -> ControllerLock:
     return ControllerLock.acquire(data_dir / LOCK_NAME, f"data directory {data_dir}")
 
 
+def claim(data_dir: Path, db_file: Path | None) -> list[ControllerLock]:
+    """The data directory's lock and, for a SQLite file kept outside it (which two data
+    directories could name), the database file's too; released together by the caller."""
+    held = [lock_data_dir(data_dir)]
+    if db_file is not None and data_dir not in db_file.parents:
+        try:
+            held.append(ControllerLock.acquire(db_file.with_name(db_file.name + ".lock"),
+                                               f"database {db_file}"))
+        except BaseException:
+            held[0].release()
+            raise
+    return held
+
+
 def holder(path: Path) -> tuple[int, str] | None:
     """(pid, description) of the controller holding `path`, or None when it is free.
 
