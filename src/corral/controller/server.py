@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import struct
 import sys
@@ -88,6 +89,10 @@ def _open_store(settings: ControllerSettings) -> Store:
     return Store.open(settings.db_url, holder=this_process())
 
 
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: ControllerSettings) -> int:
     """Runs the controller until it is stopped; 1 when it refuses to start."""
     try:
@@ -108,6 +113,9 @@ def serve(settings: ControllerSettings) -> int:
         server = uvicorn.Server(config)
         log.info("controller listening on %s and %s:%s", settings.socket_path, settings.host,
                  settings.port)
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler it
+        # found: make that one a clean exit, so the store is closed and the socket removed.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         asyncio.run(server.serve(sockets=sockets))
     finally:
         store.close()
