@@ -244,3 +244,15 @@ def test_a_controller_refuses_a_store_other_users_can_read(controller: Cluster) 
     assert refused.stderr.decode().endswith(f"fix: chmod 700 {private}\n")
     private.chmod(0o700)
     controller.start_controller()  # fixed as told, it starts
+
+
+def test_a_controller_whose_database_is_unreachable_says_so_in_one_line(root: Path) -> None:
+    closed = free_port()  # nothing listens there
+    url = f"postgresql+psycopg://corral:secret@127.0.0.1:{closed}/corral"
+    result = _controller(root / "nodb", "--db", url)
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"corral: error: cannot reach the database "
+                               f"postgresql+psycopg://corral:***@127.0.0.1:{closed}/corral: ")
+    assert "secret" not in lines[0]

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from corral.clock import system_clock
@@ -89,6 +91,10 @@ def _open_store(settings: ControllerSettings) -> Store:
     return Store.open(settings.db_url, holder=this_process())
 
 
+def _without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
@@ -99,6 +105,12 @@ def serve(settings: ControllerSettings) -> int:
         store = _open_store(settings)
     except (NotPrivate, DatabaseInUse) as exc:
         print(f"corral: error: {exc}", file=sys.stderr)
+        return 1
+    except (OperationalError, InterfaceError) as exc:
+        # The driver's first line says what failed (refused, unknown database, bad password).
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        print(f"corral: error: cannot reach the database {_without_password(settings.db_url)}: "
+              f"{first}", file=sys.stderr)
         return 1
     listening = False
     try:
