@@ -225,6 +225,11 @@ class Supervisor:
         if self.step is not None:
             with contextlib.suppress(OSError):
                 pids.update(p for p in self.step.pids() if _running(p))
+        if self.child and self.child_status is None:  # not reaped: its pid is still its group's
+            # The script's session first, in one go: signalled one by one, a shell could see
+            # its child die and print "Terminated" before its own signal reached it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child, sig)
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
