@@ -76,10 +76,13 @@ def task_pids(workdir: Path, count: int) -> list[int]:
 def test_each_srun_in_a_batch_job_is_a_step_with_its_own_state(cluster: Cluster, workdir: Path) -> None:
     script = workdir / "job.sh"
     script.write_text("#!/bin/bash\n"
-                      "srun -o step0-%j-%t.out -n2 bash -c 'echo task $SLURM_PROCID of $SLURM_NTASKS'\n"
+                      # As on a node without the controller's socket: over TCP, with the token.
+                      "env -u CORRAL_SOCKET srun -o step0-%j-%t.out -n2 "
+                      "bash -c 'echo task $SLURM_PROCID of $SLURM_NTASKS'\n"
                       "srun -n1 bash -c 'echo failing >&2; exit 3'\n"
                       "echo srun said $?\n")
-    # No cluster key in the job: srun proves itself with the job's token.
+    # No cluster key in the job: srun proves itself with the job's token (first step), or
+    # through the controller's socket on its host (second step).
     job = cluster.sbatch("-N2", "-n2", "-o", "batch.out", str(script), cwd=workdir,
                          env={"CORRAL_CLUSTER_KEY": ""})
     record = cluster.wait_job(job)
