@@ -37,7 +37,10 @@ class AllInOne:
         self.restarts: dict[str, tuple[float, float]] = {}  # name → (last start, next delay)
 
     def _spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
-        log = open(self.data_dir / "logs" / log_name, "ab")
+        # The logs name users' jobs, paths and errors: the controller's user reads them alone,
+        # as slurmctld's and slurmd's logs.
+        fd = os.open(self.data_dir / "logs" / log_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")
         proc = subprocess.Popen([sys.executable, "-m", "corral.entry", *argv], env=env,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True)
@@ -91,7 +94,7 @@ class AllInOne:
             print(f"corral up: error: data directory {self.data_dir} is in use by {running[1]}",
                   file=sys.stderr)
             return 1
-        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(mode=0o700, parents=True, exist_ok=True)
         adopt_legacy(self.data_dir)
         key = cluster_key(self.data_dir)
         env = {**os.environ, "CORRAL_CLUSTER_KEY": key}

@@ -192,6 +192,9 @@ def test_corral_up_twice_on_a_data_directory(root: Path) -> None:
                                  f"corral controller pid {ctl.pid} on host {HOST}\n")
         assert log.read_bytes().startswith(before)
         assert b"corral: error" not in log.read_bytes()
+        # The logs name users' jobs and paths: the controller's user reads them alone.
+        assert (data_dir / "logs").stat().st_mode & 0o777 == 0o700
+        assert set(_modes(data_dir / "logs").values()) == {0o600}
         # The first still serves, as root and as a user who is not its owner.
         sock = str(data_dir / "corral.sock")
         env = {**os.environ, "CORRAL_CONTROLLER": sock, "PATH": f"{BIN}:{os.environ['PATH']}"}
