@@ -8,11 +8,15 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corral import __version__
 from corral.client.locate import default_data_dir
 from corral.model.timefmt import parse_memory_mb
 from corral.up import cluster_key
+
+if TYPE_CHECKING:
+    from corral.agent.resources import NodeFacts
 
 DEFAULT_PORT = 6817
 
@@ -75,8 +79,6 @@ def run_controller(args: argparse.Namespace) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     import asyncio
 
-    from corral.agent.resources import detect
-
     state_dir = Path(args.state_dir or Path(default_data_dir(os.environ)) / "agents" / args.name)
     if args.check:
         return check_agent(args, state_dir)
@@ -93,31 +95,37 @@ def run_agent(args: argparse.Namespace) -> int:
         print("corral agent: error: no cluster key (CORRAL_CLUSTER_KEY or --cluster-key-file)",
               file=sys.stderr)
         return 1
-    try:
-        facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
-                       gpu_type=args.gpu_type, gpu_devices=args.gpu_devices,
-                       jobs_dir=state_dir / "jobs")
-    except ValueError as exc:
-        print(f"corral agent: error: {exc}", file=sys.stderr)
+    facts = _node_facts(args, state_dir)
+    if facts is None:
         return 1
     agent = Agent(args.controller, facts, state_dir, key)
     asyncio.run(agent.run())
     return 0
 
 
+def _node_facts(args: argparse.Namespace, state_dir: Path) -> NodeFacts | None:
+    """What this node offers, detected or as its options declare; None (said) when the
+    options contradict the hardware."""
+    from corral.agent.resources import detect
+
+    try:
+        return detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
+                      gpu_type=args.gpu_type, gpu_devices=args.gpu_devices,
+                      jobs_dir=state_dir / "jobs")
+    except ValueError as exc:
+        print(f"corral agent: error: {exc}", file=sys.stderr)
+        return None
+
+
 def check_agent(args: argparse.Namespace, state_dir: Path) -> int:
     """`corral agent --check`: the node's resources and what would be enforced on its jobs."""
     from corral.agent import gpus
-    from corral.agent.resources import check_report, detect
+    from corral.agent.resources import check_report
 
     _, gpu_note = (gpus.discover() if args.gpus is None or args.gpu_devices is not None
                    else ([], "declared by --gpus"))
-    try:
-        facts = detect(args.name, cpus=args.cpus, memory_mb=args.memory, gpus=args.gpus,
-                       gpu_type=args.gpu_type, gpu_devices=args.gpu_devices,
-                       jobs_dir=state_dir / "jobs")
-    except ValueError as exc:
-        print(f"corral agent: error: {exc}", file=sys.stderr)
+    facts = _node_facts(args, state_dir)
+    if facts is None:
         return 1
     print(check_report(facts, gpu_note))
     return 0

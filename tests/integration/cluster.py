@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,14 @@ from typing import Any
 from corral.client import Client, ClientError, ControllerUnreachable
 
 BIN = Path(sys.executable).parent
+
+
+def open_dir(prefix: str) -> Path:
+    """A scratch directory outside pytest's 0700 temp root, so that jobs of other users can
+    reach their files."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
 
 
 def free_port() -> int:

@@ -10,14 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cluster import Cluster
+from cluster import Cluster, open_dir
 from corral.agent import cgroups, gpus
 from corral.agent.isolation import instance_name
 
@@ -42,16 +41,10 @@ def _cgroups_or_skip() -> None:
     pytest.skip(reason)
 
 
-def _open_dir(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
-
-
 @pytest.fixture(scope="module")
 def node() -> Iterator[Cluster]:
     _cgroups_or_skip()
-    root = _open_dir("corral-test-isolation-")
+    root = open_dir("corral-test-isolation-")
     running = Cluster(root, nodes=1, cpus=2, memory="2G").start()
     yield running
     running.stop()
@@ -176,7 +169,7 @@ def test_jobs_run_on_through_an_agent_restart_and_are_cleaned_up(
 
 @pytest.fixture(scope="module")
 def plain_node() -> Iterator[Cluster]:
-    root = _open_dir("corral-test-nocgroup-")
+    root = open_dir("corral-test-nocgroup-")
     running = Cluster(root, nodes=1, cpus=2, memory="2G")
     running.env["CORRAL_CGROUPS"] = "off"
     running.start()
@@ -219,7 +212,7 @@ def test_nvml_finds_the_gpus_and_check_reports_them() -> None:
 @pytest.mark.gpu
 def test_a_gpu_job_sees_only_its_gpu(workdir: Path) -> None:
     found = _gpus_or_skip()
-    root = _open_dir("corral-test-gpu-")
+    root = open_dir("corral-test-gpu-")
     cluster = Cluster(root, nodes=1, cpus=2, memory="2G", gpus=len(found)).start()
     try:
         job = cluster.sbatch("--gres=gpu:1", "-o", "gpu.out", "--wrap",

@@ -17,14 +17,13 @@ import pwd
 import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cluster import BIN, Cluster, as_user
+from cluster import BIN, Cluster, as_user, open_dir
 from corral.cli.sbatch_options import build_request
 from corral.client import Client
 
@@ -36,17 +35,11 @@ SECRET = "root's own words\n"
 OLD = 1_000_000_000  # the root-owned file's mtime: any write would move it
 
 
-def _open_dir(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
-
-
 @pytest.fixture(scope="module")
 def node() -> Iterator[Cluster]:
     # One node with room for every job of the module at once (CPUs are shared when the
     # machine has fewer).
-    root = _open_dir("corral-test-job-files-")
+    root = open_dir("corral-test-job-files-")
     running = Cluster(root, nodes=1, cpus=16, memory="12G").start()
     yield running
     running.stop()
@@ -185,7 +178,7 @@ def _running_case(layout: Layout, cluster: Cluster, name: str, swap: str, then: 
 
 @pytest.fixture(scope="module")
 def notices(node: Cluster) -> Iterator[Layout]:
-    root = _open_dir("corral-test-notices-")
+    root = open_dir("corral-test-notices-")
     layout = Layout(root)
     user = layout.user
     # Launch failures: a planted symlink to root's file, and files in a root-only directory.
