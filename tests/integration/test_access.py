@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import pwd
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
+from databases import fresh_database
 from proxy import Proxy
 
 from cluster import Cluster, as_user
@@ -198,24 +200,9 @@ def test_a_submit_whose_reply_was_lost_is_not_made_twice(cluster: Cluster, tmp_p
 
 
 @pytest.fixture
-def postgres_url() -> str:
-    import sqlalchemy as sa
-
-    name = f"corral_outage_{os.getpid()}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test",
-                             isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL not reachable in CI: {exc}")
-        pytest.skip(f"no PostgreSQL server reachable: {exc}")
-    yield name
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+def postgres_url() -> Iterator[str]:
+    with fresh_database("postgresql") as (_, name):
+        yield name
 
 
 def test_a_database_outage_answers_503_and_the_commands_say_so(postgres_url: str,

@@ -14,13 +14,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-import sqlalchemy as sa
+from databases import SERVERS, fresh_database
 
 from cluster import BIN, Cluster, as_user, free_port
 from corral.client import Client
@@ -28,10 +27,6 @@ from corral.client import Client
 pytestmark = pytest.mark.integration
 HOST = socket.gethostname()
 NOBODY = pwd.getpwnam("nobody")
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/{db}",
-}
 
 
 @pytest.fixture
@@ -61,20 +56,9 @@ def controller(root: Path) -> Iterator[Cluster]:
 
 @pytest.fixture(params=sorted(SERVERS))
 def database(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """(URL, name) of a fresh database on a real server; skipped (failed in CI) without one."""
-    admin = sa.create_engine(SERVERS[request.param].format(db="test"), isolation_level="AUTOCOMMIT")
-    name = f"corral_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{request.param} server not reachable in CI: {exc}")
-        pytest.skip(f"no {request.param} server reachable")
-    yield SERVERS[request.param].format(db=name), name
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name}"))
-    admin.dispose()
+    """(URL, name) of a fresh database on a real server (databases.py)."""
+    with fresh_database(request.param) as made:
+        yield made
 
 
 def _controller(data_dir: Path, *extra: str, env: dict[str, str] | None = None,

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from databases import fresh_database
 
 from corral.model.job import Job, JobSpec, NodeAllocation, StepRecord
 from corral.model.states import JobState, Reason
 from corral.store.store import EventRecord, Store
 
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/{db}",
-}
-ADMIN_DB = {"postgresql": "test", "mariadb": "test"}
-
 
 def _server_store(kind: str) -> Iterator[Store]:
-    """A fresh database per test on a real server; skipped (failed in CI) when none answers."""
-    admin_url = SERVERS[kind].format(db=ADMIN_DB[kind])
-    name = f"corral_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{kind} server not reachable in CI: {exc}")
-        pytest.skip(f"no {kind} server reachable at {admin_url}")
-    store = Store.open(SERVERS[kind].format(db=name))
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE {name}"))
-        admin.dispose()
+    """A store on a fresh database of a real server (databases.py)."""
+    with fresh_database(kind) as (url, _):
+        store = Store.open(url)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_store import SERVERS, _server_store
+from databases import SERVERS
+from test_store import _server_store
 
 from corral.store.lock import LOCK_NAME, InUse, holder, lock_data_dir, recorded_pid
 from corral.store.store import DatabaseInUse, Store
