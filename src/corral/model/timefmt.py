@@ -121,11 +121,16 @@ def format_limit_hms(minutes: int | None) -> str:
 def format_timestamp(epoch: float | None, tz: _dt.tzinfo | None = None) -> str:
     """Format epoch seconds as Slurm's ``YYYY-MM-DDTHH:MM:SS`` in ``tz`` (default: local time).
 
-    None, and 0 (which Slurm also shows this way), give ``Unknown``.
+    None, and 0 (which Slurm also shows this way), give ``Unknown``; so does a time no
+    calendar holds (a record written before the controller checked --begin), rather than
+    failing every listing that shows it.
     """
-    if epoch is None or epoch == 0:
+    if epoch is None or epoch == 0 or not math.isfinite(epoch):
         return "Unknown"
-    return _dt.datetime.fromtimestamp(math.floor(epoch), tz).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        return _dt.datetime.fromtimestamp(math.floor(epoch), tz).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return "Unknown"
 
 
 _UNIT_SECONDS: dict[str, int] = {

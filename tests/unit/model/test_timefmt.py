@@ -480,3 +480,8 @@ def test_parse_memory_mb_takes_a_trailing_b_as_submitit_writes_it() -> None:
 def test_times_outside_the_printable_calendar_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="Invalid time specification"):
         parse_timestamp(text, 1_700_000_000.0, past=False)
+
+
+@pytest.mark.parametrize("epoch", [1e20, float("inf"), float("nan"), -1e20])
+def test_a_time_beyond_any_calendar_prints_unknown(epoch: float) -> None:
+    assert format_timestamp(epoch) == "Unknown"
