@@ -39,7 +39,7 @@ bench: install
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet --upgrade pip
-	.lockenv/bin/pip install --quiet -e '.[dev]' submitit
+	.lockenv/bin/pip install --quiet -e '.[dev,tools]'
 	.lockenv/bin/pip freeze --exclude-editable | grep -vi '^corral' > requirements.lock
 	rm -rf .lockenv
 
