@@ -193,7 +193,9 @@ class FullPass:
         pool, job = self.pool, req.job
         allocation: dict[str, NodeAllocation] = {}
         held: list[Held] = []
-        for i in placed:
+        # In the nodes' own order, not best-fit's: the first is the batch host (Slurm's
+        # BatchHost is the first node of NodeList, where scripts put rank 0).
+        for i in sorted(placed):
             alloc = pool.take(i, req.need)
             allocation[pool.names[i]] = alloc
             held.append((i, alloc.cpus, alloc.memory, alloc.gpu_indices))
