@@ -145,7 +145,9 @@ class StepRun:
             nodeid = node_of[procid]
             return expand_io_pattern(pattern, job_id=self.job_id, step_id=reply["step_id"],
                                      procid=procid, nodeid=nodeid, node=nodes[nodeid],
-                                     user=reply.get("user", ""), name=reply.get("job_name", ""))
+                                     user=reply.get("user", ""), name=reply.get("job_name", ""),
+                                     array_job_id=reply.get("array_job_id"),
+                                     array_task_id=reply.get("array_task_id"))
 
         out, err = self.opts.values.get("output"), self.opts.values.get("error")
         procids = list(range(reply["ntasks"]))

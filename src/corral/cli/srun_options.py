@@ -165,12 +165,16 @@ def allocation_request(opts: SrunOptions, *, cwd: str, environ: Mapping[str, str
 
 
 def expand_io_pattern(pattern: str, *, job_id: int, step_id: int, procid: int, nodeid: int,
-                      node: str, user: str, name: str) -> str:
+                      node: str, user: str, name: str, array_job_id: int | None = None,
+                      array_task_id: int | None = None) -> str:
     """srun's --output/--error patterns: %j %J %s %t %n %N %u %x %A %a %%, with an optional
-    zero-padding width (%3t → 007)."""
+    zero-padding width (%3t → 007). A step inside an array task names the array's ids (what
+    submitit's `srun --output DIR/%A_%a_%t.out` relies on); elsewhere %A is the job and %a
+    Slurm's NO_VAL - 1."""
     fields = {"j": str(job_id), "J": f"{job_id}.{step_id}", "s": str(step_id), "t": str(procid),
-              "n": str(nodeid), "N": node, "u": user, "x": name, "A": str(job_id),
-              "a": "4294967294"}
+              "n": str(nodeid), "N": node, "u": user, "x": name,
+              "A": str(array_job_id if array_job_id is not None else job_id),
+              "a": str(array_task_id if array_task_id is not None else 4294967294)}
     out: list[str] = []
     i = 0
     while i < len(pattern):

@@ -203,7 +203,9 @@ def start_step(manager: JobManager, job_id: int, ask: StepAsk,
                                      "attempt": job.attempt, "step_id": step_id, "step": step})
     return {"job_id": job.job_id, "step_id": step_id, "nodes": list(placement.nodes),
             "tasks_per_node": list(placement.counts), "ntasks": placement.ntasks,
-            "job_name": job.name, "user": job.spec.user}
+            "job_name": job.name, "user": job.spec.user,
+            # srun names an array task's files by the array's ids (%A_%a), as Slurm's does.
+            "array_job_id": job.array_job_id, "array_task_id": job.array_task_id}
 
 
 # -- ends ---------------------------------------------------------------------------------
