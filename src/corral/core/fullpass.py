@@ -31,6 +31,7 @@ from corral.core.preempt import (
     choose_victims,
 )
 from corral.core.request import Request, unavailable
+from corral.core.selection import hostlist_key
 from corral.model.accounts import Qos
 from corral.model.job import NodeAllocation
 from corral.model.states import Reason
@@ -193,9 +194,9 @@ class FullPass:
         pool, job = self.pool, req.job
         allocation: dict[str, NodeAllocation] = {}
         held: list[Held] = []
-        # In the nodes' own order, not best-fit's: the first is the batch host (Slurm's
-        # BatchHost is the first node of NodeList, where scripts put rank 0).
-        for i in sorted(placed):
+        # In hostlist order, not best-fit's nor registration's: the first is the batch host
+        # (Slurm's BatchHost is the first node of NodeList, where scripts put rank 0).
+        for i in sorted(placed, key=lambda i: hostlist_key(pool.names[i])):
             alloc = pool.take(i, req.need)
             allocation[pool.names[i]] = alloc
             held.append((i, alloc.cpus, alloc.memory, alloc.gpu_indices))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -19,6 +20,16 @@ class PerNode:
     gpus: int
     gpu_type: str | None
     exclusive: bool
+
+
+_TRAILING_DIGITS = re.compile(r"^(.*?)([0-9]+)$", re.DOTALL)
+
+
+def hostlist_key(name: str) -> tuple[str, int, str]:
+    """Where a node stands in a hostlist (node2 before node10): the order NodeList is written
+    in, so the first node of an allocation is the first `scontrol show hostnames` prints."""
+    match = _TRAILING_DIGITS.match(name)
+    return (match.group(1), int(match.group(2)), name) if match else (name, 0, name)
 
 
 def per_node_request(spec: JobSpec, mem_per_node: int) -> PerNode:

@@ -121,7 +121,8 @@ def test_submit_check_refuses_features_no_node_has() -> None:
 def test_the_allocation_lists_its_nodes_in_cluster_order_so_the_batch_host_is_the_first() -> None:
     # Best-fit picks the fuller node2 first; Slurm still runs the script on node1 (the first
     # node of NodeList=node[1-2]), and scripts take MASTER_ADDR from `hostnames | head -1`.
-    view = cluster(node("node1", free_cpus=8), node("node2", free_cpus=2))
-    result = run_cycle([job(1, nodes=2)], [], view, MAIN, 0.0)
+    # The nodes registered in another order (node10 first) must not change that.
+    view = cluster(node("node10"), node("node2", free_cpus=2), node("node1", free_cpus=8))
+    result = run_cycle([job(1, nodes=3)], [], view, MAIN, 0.0)
     start = next(s for s in result.starts if s.job_id == 1)
-    assert list(start.allocation) == ["node1", "node2"]
+    assert list(start.allocation) == ["node1", "node2", "node10"]
