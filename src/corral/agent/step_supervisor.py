@@ -96,10 +96,13 @@ class StepSupervisor:
                            ("LOGNAME", account.pw_name), ("SHELL", account.pw_shell),
                            ("PATH", "/usr/local/bin:/usr/bin:/bin")):
             env.setdefault(key, value)
+        # srun's address, under each name Slurm's steps give it (MPI launchers read them).
+        srun_host, _, srun_port = self.spec["io_addr"].rpartition(":")
         env.update({"SLURM_PROCID": str(task.procid), "SLURM_LOCALID": str(task.localid),
                     "SLURM_GTIDS": ",".join(str(t.procid) for t in self.tasks),
-                    "SLURMD_NODENAME": self.node,
-                    "SLURM_STEP_LAUNCHER_PORT": self.spec["io_addr"].rpartition(":")[2]})
+                    "SLURMD_NODENAME": self.node, "SLURM_STEP_LAUNCHER_PORT": srun_port,
+                    "SLURM_SRUN_COMM_PORT": srun_port, "SLURM_SRUN_COMM_HOST": srun_host,
+                    "SLURM_LAUNCH_NODE_IPADDR": srun_host})
         if task.gpus is not None:
             gpus = ",".join(str(g) for g in task.gpus)
             env.update({"CUDA_VISIBLE_DEVICES": gpus, "GPU_DEVICE_ORDINAL": gpus,

@@ -27,7 +27,13 @@ from corral.cli.allocation import (
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError
 from corral.cli.sbatch_options import OPTIONS as SBATCH_OPTIONS
-from corral.cli.sbatch_options import SbatchError, build_request
+from corral.cli.sbatch_options import (
+    SALLOC_ENVIRONMENT,
+    SbatchError,
+    build_request,
+    environment_options,
+    merge,
+)
 from corral.client import Client, ClientError, ControllerUnreachable
 
 _NOT_FOR_SALLOC = {"wrap", "parsable", "test-only", "array", "output", "error", "input",
@@ -108,6 +114,12 @@ def _salloc(client: Client, argv: list[str]) -> int:
         print('Try "salloc --help" for more information', file=sys.stderr)
         return 255
     values = dict(found)
+    try:  # the input environment (SALLOC_PARTITION …) under the command line, as for sbatch
+        values = merge(environment_options("salloc", os.environ, SALLOC_ENVIRONMENT, OPTIONS),
+                       values)
+    except SbatchError as exc:
+        print(f"salloc: error: {exc.lines[0]}", file=sys.stderr)
+        return exc.code
     if "help" in values or "usage" in values:
         print(USAGE, end="")
         return 0

@@ -9,8 +9,12 @@ import time
 from collections.abc import Sequence
 
 from corral.cli.sbatch_options import (
+    OPTIONS,
+    SBATCH_ENVIRONMENT,
     SbatchError,
     build_request,
+    environment_options,
+    merge,
     parse_command_line,
     parse_directives,
     wrap_script,
@@ -78,9 +82,12 @@ def submit(argv: Sequence[str], client: Client) -> int:
     if "version" in values:
         print("slurm-wlm 22.05.8")
         return 0
-    script, default_name, command = _read_script(values, parsed.script_path)
-    merged = {**parse_directives(script), **values}
-    request = build_request(merged, script=script, script_args=parsed.script_args,
+    # One grammar, three layers (Slurm's precedence): command line > environment > directives.
+    from_environment = environment_options("sbatch", os.environ, SBATCH_ENVIRONMENT, OPTIONS)
+    script, default_name, command = _read_script(merge(from_environment, values),
+                                                  parsed.script_path)
+    values = merge(parse_directives(script), from_environment, values)
+    request = build_request(values, script=script, script_args=parsed.script_args,
                             default_name=default_name, cwd=os.getcwd(), environ=os.environ,
                             hostname=socket.gethostname().split(".")[0], command=command,
                             now=time.time())

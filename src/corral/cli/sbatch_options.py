@@ -63,26 +63,111 @@ def parse_command_line(argv: Sequence[str]) -> Parsed:
 
 
 def directives(script: str) -> list[str]:
-    """The #SBATCH arguments, read until the first command line, as Slurm does."""
+    """The #SBATCH arguments, read until the first command line, as Slurm does: words split
+    on any run of blanks (`#SBATCH --job-name            x` is `--job-name x`), quotes kept
+    together, and an unquoted ` #` starts a comment."""
     args: list[str] = []
-    for line in script.splitlines()[1:]:
+    for number, line in enumerate(script.splitlines()[1:], start=2):
         stripped = line.strip()
         if not stripped:
             continue
         if not stripped.startswith("#"):
             break
-        if stripped.startswith("#SBATCH"):
-            text = stripped[len("#SBATCH"):].split(" #", 1)[0]
-            args.extend(shlex.split(text, comments=False))
+        word = stripped.split(None, 1)
+        if word[0] != "#SBATCH":
+            continue  # another comment, or #SBATCHX: not a directive
+        text = word[1] if len(word) > 1 else ""
+        try:
+            lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
+            lexer.whitespace_split = True
+            lexer.commenters = ""
+            words = list(lexer)
+        except ValueError:
+            raise SbatchError(f"line {number}: unmatched quote in #SBATCH directive: {text}",
+                              code=255) from None
+        for i, item in enumerate(words):
+            if item.startswith("#"):  # a comment after the options
+                words = words[:i]
+                break
+        args.extend(words)
     return args
 
 
 def parse_directives(script: str) -> dict[str, str | None]:
+    """The #SBATCH options, read by the command line's own parser and worded alike; a word
+    that is not an option is refused, as sbatch does, rather than dropped."""
     try:
-        found, rest = parse("sbatch", directives(script), OPTIONS, stop_at_positional=False)
+        found, rest = parse("sbatch", directives(script), OPTIONS)
     except OptionError as exc:
-        raise SbatchError(str(exc).replace("sbatch: ", "", 1), code=1) from None
+        raise SbatchError(str(exc), code=255) from None
+    if rest:
+        raise SbatchError(f"Invalid directive found in batch script: {rest[0]}", code=255)
     return dict(found)
+
+
+# sbatch's INPUT ENVIRONMENT VARIABLES (Slurm 22.05's man page, SBATCH_ and SALLOC_ alike):
+# each stands for the option it names, below the command line and above the directives.
+_INPUT_ENVIRONMENT = {
+    "ACCOUNT": "account", "ACCTG_FREQ": "acctg-freq", "CLUSTERS": "clusters",
+    "CONSTRAINT": "constraint", "CONTAINER": "container", "CORE_SPEC": "core-spec",
+    "CPUS_PER_GPU": "cpus-per-gpu", "DEBUG": "verbose", "DELAY_BOOT": "delay-boot",
+    "DISTRIBUTION": "distribution", "EXCLUSIVE": "exclusive", "GET_USER_ENV": "get-user-env",
+    "GPU_BIND": "gpu-bind", "GPU_FREQ": "gpu-freq", "GPUS": "gpus",
+    "GPUS_PER_NODE": "gpus-per-node", "GPUS_PER_TASK": "gpus-per-task", "GRES": "gres",
+    "GRES_FLAGS": "gres-flags", "HINT": "hint", "JOB_NAME": "job-name", "MEM_BIND": "mem-bind",
+    "MEM_PER_CPU": "mem-per-cpu", "MEM_PER_GPU": "mem-per-gpu", "MEM_PER_NODE": "mem",
+    "NETWORK": "network", "NO_KILL": "no-kill", "OVERCOMMIT": "overcommit",
+    "PARTITION": "partition", "POWER": "power", "PROFILE": "profile", "QOS": "qos",
+    "REQ_SWITCH": "switches", "RESERVATION": "reservation", "SIGNAL": "signal",
+    "SPREAD_JOB": "spread-job", "THREAD_SPEC": "thread-spec", "TIMELIMIT": "time",
+    "USE_MIN_NODES": "use-min-nodes", "WAIT_ALL_NODES": "wait-all-nodes",
+    "WAIT4SWITCH": "switches", "WCKEY": "wckey",
+}
+SBATCH_ENVIRONMENT = {
+    **{f"SBATCH_{k}": v for k, v in _INPUT_ENVIRONMENT.items()},
+    "SBATCH_ARRAY_INX": "array", "SBATCH_BATCH": "batch", "SBATCH_ERROR": "error",
+    "SBATCH_EXPORT": "export", "SBATCH_IGNORE_PBS": "ignore-pbs", "SBATCH_INPUT": "input",
+    "SBATCH_NO_REQUEUE": "no-requeue", "SBATCH_OPEN_MODE": "open-mode",
+    "SBATCH_OUTPUT": "output", "SBATCH_REQUEUE": "requeue", "SBATCH_WAIT": "wait",
+    "SLURM_CLUSTERS": "clusters",
+}
+SALLOC_ENVIRONMENT = {
+    **{f"SALLOC_{k}": v for k, v in _INPUT_ENVIRONMENT.items()},
+    "SALLOC_BELL": "bell", "SALLOC_IMMEDIATE": "immediate", "SALLOC_KILL_CMD": "kill-command",
+    "SALLOC_NO_BELL": "no-bell", "SLURM_CLUSTERS": "clusters",
+}
+# Options that undo each other: the one from the higher layer wins, as in Slurm.
+_OPPOSITES = {"requeue": "no-requeue", "no-requeue": "requeue", "bell": "no-bell",
+              "no-bell": "bell"}
+
+
+def environment_options(prog: str, environ: Mapping[str, str], table: Mapping[str, str],
+                        options: Sequence[Option]) -> dict[str, str | None]:
+    """The options the input environment variables give. One we do not implement is refused
+    by name rather than ignored: a job must not run on other terms than its user set.
+    SLURM_CONF (and every variable not in the table) is not ours to read and is left alone."""
+    known = {o.long: o for o in options}
+    values: dict[str, str | None] = {}
+    for variable, option in table.items():
+        if variable not in environ:
+            continue
+        if option not in known:
+            raise SbatchError(f"{variable} (--{option}) is not supported by {prog}", code=1)
+        if option == "clusters" and not environ[variable]:
+            continue
+        values[option] = environ[variable] if known[option].takes_value else None
+    return values
+
+
+def merge(*layers: Mapping[str, str | None]) -> dict[str, str | None]:
+    """One request from the layers, lowest first: directives, environment, command line."""
+    merged: dict[str, str | None] = {}
+    for layer in layers:
+        for option, value in layer.items():
+            if option in _OPPOSITES:
+                merged.pop(_OPPOSITES[option], None)
+            merged[option] = value
+    return merged
 
 
 def wrap_script(command: str) -> str:
@@ -276,6 +361,44 @@ def build_request(values: Mapping[str, str | None], *, script: str, script_args:
     environment = _export(values.get("export"), environ)
     if values.get("export-file"):
         environment.update(_export_file(str(values["export-file"])))
-    request["environment"] = environment
     _extras(values, request, now)
+    request["environment"] = {**environment, **_echoed(values, request, environment)}
+    for variable, _, _ in _ECHOED:
+        if request["environment"][variable] is None:
+            # Not asked for here: a value inherited from an enclosing job (sbatch run inside
+            # one) must not size this job's steps, which read these as srun's input.
+            del request["environment"][variable]
     return request
+
+
+# The variables sbatch puts in the job's environment for the options it was given, as Slurm's
+# does (sbatch/opt.c): SLURM_CPUS_PER_TASK=1 is there when -c 1 was asked for, absent when not.
+_ECHOED = (
+    ("SLURM_CPUS_PER_TASK", "cpus-per-task", "cpus_per_task"),
+    ("SLURM_NTASKS", "ntasks", "num_tasks"), ("SLURM_NPROCS", "ntasks", "num_tasks"),
+    ("SLURM_NTASKS_PER_NODE", "ntasks-per-node", "ntasks_per_node"),
+    ("SLURM_MEM_PER_NODE", "mem", "mem_per_node"),
+    ("SLURM_MEM_PER_CPU", "mem-per-cpu", "mem_per_cpu"),
+    ("SLURM_MEM_PER_GPU", "mem-per-gpu", "mem_per_gpu"),
+    ("SLURM_GPUS", "gpus", None), ("SLURM_GPUS_PER_NODE", "gpus-per-node", None),
+    ("SLURM_GPUS_PER_TASK", "gpus-per-task", "gpus_per_task"),
+    ("SLURM_CPUS_PER_GPU", "cpus-per-gpu", "cpus_per_gpu"),
+    ("SLURM_JOB_DEPENDENCY", "dependency", "dependency"),
+    ("SLURM_EXPORT_ENV", "export", None), ("SLURM_OPEN_MODE", "open-mode", None),
+)
+
+
+def _echoed(values: Mapping[str, str | None], request: Mapping[str, Any],
+            environment: Mapping[str, str]) -> dict[str, str | None]:
+    """Each echoed variable: its value when the option was given, else None (to drop)."""
+    out: dict[str, str | None] = {}
+    for variable, option, key in _ECHOED:
+        if option not in values:
+            out[variable] = None
+        elif key is not None and key in request:
+            out[variable] = str(request[key])
+        else:
+            out[variable] = str(values[option] or "")
+    if out["SLURM_OPEN_MODE"] is not None:  # Slurm writes the mode's initial, as it reads it
+        out["SLURM_OPEN_MODE"] = out["SLURM_OPEN_MODE"][:1].lower()
+    return out

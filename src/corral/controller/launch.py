@@ -29,7 +29,6 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
     nodes = list(job.allocation)
     nodelist = compress(nodes)
     cpus = [a.cpus for a in job.allocation.values()]
-    tasks_per_node = spec.ntasks_per_node or max(1, spec.num_tasks // max(1, len(nodes)))
     env = dict(spec.environment)
     env.update({
         "SLURMD_NODENAME": batch_host,
@@ -49,7 +48,6 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         "SLURM_JOB_UID": str(spec.uid),
         "SLURM_JOB_USER": spec.user,
         "SLURM_LOCALID": "0",
-        "SLURM_MEM_PER_NODE": str(job.mem_per_node),
         "SLURM_NNODES": str(len(nodes)),
         "SLURM_NODEID": "0",
         "SLURM_NODELIST": nodelist,
@@ -58,7 +56,7 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         "SLURM_PROCID": "0",
         "SLURM_SUBMIT_DIR": spec.work_dir,
         "SLURM_SUBMIT_HOST": spec.submit_host,
-        "SLURM_TASKS_PER_NODE": compress_counts([tasks_per_node] * len(nodes)),
+        "SLURM_TASKS_PER_NODE": compress_counts(tasks_per_node(job)),
         "SLURM_TOPOLOGY_ADDR": batch_host,
         "SLURM_TOPOLOGY_ADDR_PATTERN": "node",
         "SLURM_WORKING_CLUSTER": f"{cluster}:{controller_addr}",
@@ -74,10 +72,9 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         # On the controller's own host, commands in the job (sbatch from a workflow, scancel)
         # use its socket, where the kernel names the user: the token acts on this job only.
         env["CORRAL_SOCKET"] = socket_path
-    if spec.cpus_per_task != 1 or "SLURM_CPUS_PER_TASK" in spec.environment:
-        env["SLURM_CPUS_PER_TASK"] = str(spec.cpus_per_task)
-    if spec.num_tasks != 1 or spec.ntasks_per_node:
-        env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(spec.num_tasks)
+    env.update(_sizing_environment(job))
+    if job.attempt:  # Slurm sets it once the job has been requeued: the times it restarted
+        env["SLURM_RESTART_COUNT"] = str(job.attempt)
     if spec.time_limit is not None or job.time_limit is not None:
         env["SLURM_TIMELIMIT"] = str(job.time_limit) if job.time_limit is not None else "UNLIMITED"
     if job.array_job_id is not None and job.array_task_id is not None and spec.array:
@@ -101,6 +98,49 @@ def job_environment(job: Job, cluster: str, batch_host: str, alloc: NodeAllocati
         env["CUDA_VISIBLE_DEVICES"] = ""
         for key in ("NVIDIA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL"):
             env.pop(key, None)
+    return env
+
+
+def tasks_per_node(job: Job) -> list[int]:
+    """How many of the job's tasks each node runs, Slurm's block distribution: one a node
+    first, then each node filled to its CPUs in NodeList order (`-n 3` on 2-CPU nodes: 2,1)."""
+    spec = job.spec
+    allocs = list(job.allocation.values()) or [NodeAllocation(spec.cpus_per_node(), 0)]
+    if spec.ntasks_per_node:
+        return [spec.ntasks_per_node] * len(allocs)
+    counts = [1] * len(allocs)
+    left = max(0, spec.num_tasks - len(allocs))
+    for i, alloc in enumerate(allocs):
+        extra = min(left, max(0, alloc.cpus // max(1, spec.cpus_per_task) - 1))
+        counts[i] += extra
+        left -= extra
+    for i in range(left):  # more tasks than CPUs (--overcommit): round robin
+        counts[i % len(counts)] += 1
+    return counts
+
+
+def _sizing_environment(job: Job) -> dict[str, str]:
+    """The variables for the sizes the job asked for. sbatch echoes the options it was given
+    (SLURM_CPUS_PER_TASK=1 for -c 1); a job sent to the API directly gets them from its spec."""
+    spec = job.spec
+    env: dict[str, str] = {}
+    if spec.cpus_per_task != 1 or "SLURM_CPUS_PER_TASK" in spec.environment:
+        env["SLURM_CPUS_PER_TASK"] = str(spec.cpus_per_task)
+    if spec.num_tasks != 1 or spec.ntasks_per_node or "SLURM_NTASKS" in spec.environment:
+        env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(spec.num_tasks)
+    if spec.ntasks_per_node:
+        env["SLURM_NTASKS_PER_NODE"] = str(spec.ntasks_per_node)
+    # One of the two, as Slurm: per CPU when that is how the job asked for memory.
+    if spec.mem_per_cpu and spec.mem_per_node is None:
+        env["SLURM_MEM_PER_CPU"] = str(spec.mem_per_cpu)
+    else:
+        env["SLURM_MEM_PER_NODE"] = str(job.mem_per_node)
+    for key, value in (("SLURM_GPUS_PER_TASK", spec.gpus_per_task),
+                       ("SLURM_CPUS_PER_GPU", spec.cpus_per_gpu),
+                       ("SLURM_MEM_PER_GPU", spec.mem_per_gpu),
+                       ("SLURM_JOB_DEPENDENCY", spec.dependency)):
+        if value:
+            env[key] = str(value)
     return env
 
 

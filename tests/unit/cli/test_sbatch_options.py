@@ -61,9 +61,20 @@ def test_options_map_to_the_request(values: dict[str, str | None], key: str, exp
 def test_export_modes() -> None:
     env = {"A": "1", "B": "2"}
     assert request({}, **env)["environment"] == env
-    assert request({"export": "NONE"}, **env)["environment"] == {}
-    assert request({"export": "A,C=3"}, **env)["environment"] == {"A": "1", "C": "3"}
-    assert request({"export": "ALL,C=3"}, **env)["environment"] == {**env, "C": "3"}
+    # SLURM_EXPORT_ENV names the mode in the job, as Slurm's sbatch sets it.
+    assert request({"export": "NONE"}, **env)["environment"] == {"SLURM_EXPORT_ENV": "NONE"}
+    assert request({"export": "A,C=3"}, **env)["environment"] == {
+        "A": "1", "C": "3", "SLURM_EXPORT_ENV": "A,C=3"}
+    assert request({"export": "ALL,C=3"}, **env)["environment"] == {
+        **env, "C": "3", "SLURM_EXPORT_ENV": "ALL,C=3"}
+
+
+def test_the_sizing_options_given_are_echoed_in_the_environment_and_only_those() -> None:
+    inherited = {"SLURM_CPUS_PER_TASK": "8", "SLURM_NTASKS": "4", "SLURM_MEM_PER_NODE": "9"}
+    env = request({"cpus-per-task": "1", "mem-per-cpu": "1G", "gpus-per-node": "a100:2",
+                   "open-mode": "append"}, **inherited)["environment"]
+    assert env == {"SLURM_CPUS_PER_TASK": "1", "SLURM_MEM_PER_CPU": "1024",
+                   "SLURM_GPUS_PER_NODE": "a100:2", "SLURM_OPEN_MODE": "a"}
 
 
 @pytest.mark.parametrize("argv,message,code", [
