@@ -14,6 +14,15 @@ from corral.model.cluster import Partition
 from corral.model.hostlist import expand
 from corral.model.timefmt import parse_time_limit
 
+# The all-in-one default, as a research cluster sets slurm.conf: PriorityType=priority/
+# multifactor with fair-share dominant (sharing a lab's machines fairly is why one runs a
+# scheduler), age breaking ties toward the longest waiting, QOS and partition for what admins
+# configure, and job size left out (0) so that neither wide nor small jobs jump the queue.
+# README's "Scheduling" section documents these weights.
+DEFAULT_PRIORITY = PriorityConfig(type="multifactor", weight_age=1000, weight_fairshare=10000,
+                                  weight_job_size=0, weight_partition=1000, weight_qos=2000)
+DEFAULT_POLICY = SchedulingPolicy(priority=DEFAULT_PRIORITY)
+
 
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
@@ -39,7 +48,7 @@ class ControllerSettings:
     max_array_size: int = 100001
     operators: frozenset[int] = field(default_factory=lambda: frozenset({0}))
     # Backfill mode, priority weights, preemption: [scheduler] in cluster.toml.
-    policy: SchedulingPolicy = field(default_factory=SchedulingPolicy)
+    policy: SchedulingPolicy = DEFAULT_POLICY
     # AccountingStorageEnforce=associations: a job needs an association of its user and
     # account. A user who has none yet is added to the root account on their first submit
     # (auto_associate) so that a fresh all-in-one cluster needs no sacctmgr before sbatch.
@@ -106,14 +115,16 @@ def _policy(entry: dict[str, Any]) -> SchedulingPolicy:
     unknown = set(entry) - known
     if unknown:
         raise ValueError(f"unknown [scheduler] setting(s): {', '.join(sorted(unknown))}")
-    defaults = PriorityConfig()
+    # Without priority_type the default's weights apply; naming a type starts from Slurm's
+    # own defaults (every weight 0), as a slurm.conf that sets PriorityType does.
+    defaults = DEFAULT_PRIORITY if "priority_type" not in entry else PriorityConfig()
     priority = PriorityConfig(
         type=str(entry.get("priority_type", defaults.type)).removeprefix("priority/"),
-        weight_age=int(entry.get("weight_age", 0)),
-        weight_fairshare=int(entry.get("weight_fairshare", 0)),
-        weight_job_size=int(entry.get("weight_job_size", 0)),
-        weight_partition=int(entry.get("weight_partition", 0)),
-        weight_qos=int(entry.get("weight_qos", 0)),
+        weight_age=int(entry.get("weight_age", defaults.weight_age)),
+        weight_fairshare=int(entry.get("weight_fairshare", defaults.weight_fairshare)),
+        weight_job_size=int(entry.get("weight_job_size", defaults.weight_job_size)),
+        weight_partition=int(entry.get("weight_partition", defaults.weight_partition)),
+        weight_qos=int(entry.get("weight_qos", defaults.weight_qos)),
         max_age=_seconds(entry.get("max_age", defaults.max_age)),
         decay_half_life=_seconds(entry.get("decay_half_life", defaults.decay_half_life)),
         favor_small=bool(entry.get("favor_small", False)),

@@ -148,6 +148,7 @@ def test_qos_limit_holds_jobs_with_slurms_reason(policy_cluster: Cluster, shared
 def test_higher_qos_preempts_a_running_job(policy_cluster: Cluster, shared_dir: Path) -> None:
     c = policy_cluster
     c.run("sacctmgr", "-i", "add", "qos", "urgent", "priority=100", "preempt=normal", check=True)
+    c.run("sacctmgr", "-i", "modify", "account", "root", "set", "qos+=urgent", check=True)
     victims = [submit(c, LIGHT, "-N1", "-c2", "--time=5", "--wrap", "sleep 300", cwd=shared_dir)
                for _ in range(2)]
     for job in victims:
@@ -166,6 +167,7 @@ def test_higher_qos_preempts_a_running_job(policy_cluster: Cluster, shared_dir: 
 def test_requeued_victim_waits_for_its_preemptor(policy_cluster: Cluster, shared_dir: Path) -> None:
     c = policy_cluster
     c.run("sacctmgr", "-i", "add", "qos", "rush", "priority=50", "preempt=normal", check=True)
+    c.run("sacctmgr", "-i", "modify", "account", "root", "set", "qos+=rush", check=True)
     c.run("sacctmgr", "-i", "modify", "qos", "normal", "set", "preemptmode=requeue",
           "gracetime=2", check=True)
     try:

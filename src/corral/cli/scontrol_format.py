@@ -110,10 +110,11 @@ def format_job(rec: Record, now: float, tz: dt.tzinfo | None = None,
         (f"Requeue={int(bool(rec.get('requeue', True)))} Restarts={rec.get('restarts', 0)} "
          f"BatchFlag=1 Reboot=0 ExitCode={exit_code}"),
         (f"RunTime={format_hms(run)} TimeLimit={format_limit_hms(rec.get('time_limit'))} "
-         "TimeMin=N/A"),
+         f"TimeMin={'N/A' if rec.get('time_min') is None else format_limit_hms(rec['time_min'])}"),
         f"SubmitTime={ts(rec.get('submit_time'))} EligibleTime={ts(rec.get('eligible_time'))}",
         f"AccrueTime={ts(rec.get('accrue_time', rec.get('eligible_time')))}",
-        f"StartTime={ts(start)} EndTime={ts(end)} Deadline=N/A",
+        f"StartTime={ts(start)} EndTime={ts(end)} "
+        f"Deadline={'N/A' if rec.get('deadline') is None else ts(rec['deadline'])}",
         f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={ts(last_eval)} Scheduler={scheduler}",
         (f"Partition={rec.get('partition')} "
          f"AllocNode:Sid={rec.get('submit_host') or 'localhost'}:{rec.get('alloc_sid', 0)}"),

@@ -267,13 +267,17 @@ COLUMNS: dict[str, tuple[str, Getter, bool]] = {
     "cpus_per_task": ("CPUS_PER_TASK", lambda j, n, t: str(as_int(j.get("cpus_per_task"), 1)), True),
     "eligible_time": ("ELIGIBLE_TIME", lambda j, n, t: _ts(j.get("eligible_time"), t), True),
     "submit_host": ("EXEC_HOST", _f("submit_host"), True),
+    # --deadline and --time-min, recorded at submission.
+    "deadline": ("DEADLINE", lambda j, n, t: _ts(j.get("deadline"), t), True),
+    "min_time": ("MIN_TIME", lambda j, n, t: format_limit_squeue(j["time_min"])
+                 if j.get("time_min") is not None else "N/A", True),
 }
 
 # -O names (lower case) -> column keys.
 LONG_NAMES: dict[str, str] = {
     "account": "a", "arrayjobid": "F", "arraytaskid": "K", "batchhost": "B", "command": "o",
     "comment": "k", "contiguous": "O", "cores": "I", "cpus-per-task": "cpus_per_task",
-    "dependency": "E", "eligibletime": "eligible_time", "endtime": "e", "excnodes": "x",
+    "deadline": "deadline", "mintime": "min_time", "dependency": "E", "eligibletime": "eligible_time", "endtime": "e", "excnodes": "x",
     "feature": "f", "groupid": "G", "groupname": "g", "jobarrayid": "i", "jobid": "A",
     "mincpus": "c", "minmemory": "m", "mintmpdisk": "d", "name": "j", "nice": "y",
     "nodelist": "N", "numcpus": "C", "numnodes": "D", "numtasks": "tasks",

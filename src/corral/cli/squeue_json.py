@@ -114,7 +114,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "cpu_frequency_maximum": None,
         "cpu_frequency_governor": None,
         "cpus_per_tres": "",
-        "deadline": 0,
+        "deadline": _epoch(job.get("deadline")),
         "delay_boot": 0,
         "dependency": _text(job.get("dependency")),
         "derived_exit_code": 0,
@@ -181,7 +181,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "suspend_time": 0,
         "system_comment": "",
         "time_limit": job.get("time_limit"),
-        "time_minimum": 0,
+        "time_minimum": _int(job.get("time_min")),
         "threads_per_core": None,
         "tres_bind": "",
         "tres_freq": "",
@@ -193,7 +193,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "tres_alloc_str": _tres(job) if running else "",
         "user_id": _int(job.get("uid")),
         "user_name": _text(job.get("user")),
-        "wckey": "",
+        "wckey": _text(job.get("wckey")),
         "current_working_directory": _text(job.get("work_dir")),
     }
 

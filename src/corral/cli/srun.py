@@ -118,7 +118,8 @@ class StepRun:
     def create(self, nodes_hint: Sequence[str]) -> None:
         bind, host = _advertised_address(self.client, nodes_hint)
         port = self.server.start(bind)
-        body = step_request(self.opts, cwd=os.getcwd(), environ=os.environ)
+        body = step_request(self.opts, cwd=os.getcwd(), environ=os.environ,
+                            allocated_nodes=len(nodes_hint) or None)
         body.update({"io_addr": f"{host}:{port}", "io_key": self.key})
         if self.opts.flag("pty") and os.isatty(0):
             size = os.get_terminal_size(0)

@@ -1,8 +1,10 @@
 """srun's options and input environment variables → a step request (pure: no controller needed).
 
 Options srun takes for the job it may have to create (-p, --mem, -t …) go to the allocation;
-those that shape the step (-n, -N, -c, -l, --pty …) to the step. Options that only tune
-Slurm's own machinery (--cpu-bind, --mpi, --kill-on-bad-exit …) are accepted and ignored.
+those that shape the step (-n, -N, -c, -l, --pty …) to the step. Every other option of srun(1)
+is refused by name (REFUSED), honoured only for the values that say what corral does
+(ACCEPTED_VALUES), or, for task binding, accepted with no effect (NO_EFFECT); docs/options.md
+is the table, pinned by tests/unit/cli/test_option_table.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.sbatch_options import SbatchError, build_request
 from corral.cli.sbatch_options import _export as exported_environment
+from corral.cli.unsupported import first_refused
 
 OPTIONS = [
     Option("nodes", "N"), Option("ntasks", "n"), Option("cpus-per-task", "c"),
@@ -39,14 +42,58 @@ OPTIONS = [
     Option("sockets-per-node"), Option("cores-per-socket"), Option("spread-job", None, False),
     Option("quiet", "Q", False), Option("verbose", "v", False), Option("help", "h", False),
     Option("usage", None, False), Option("version", "V", False),
+    # Job options srun hands to the allocation it creates (as sbatch reads them).
+    Option("begin", "b"), Option("deadline"), Option("dependency", "d"),
+    Option("hold", "H", False), Option("mail-type"), Option("mail-user"),
+    # Refused by name (REFUSED below): the rest of srun(1)'s options.
+    Option("accel-bind"), Option("acctg-freq"), Option("bb"), Option("bbf"),
+    Option("bcast", None, True, True), Option("bcast-exclude"), Option("batch"),
+    Option("clusters", "M"), Option("cluster-constraint"), Option("compress", None, True, True),
+    Option("container"), Option("contiguous", None, False), Option("core-spec", "S"),
+    Option("cpu-freq"), Option("delay-boot"), Option("epilog"), Option("extra-node-info", "B"),
+    Option("gid"), Option("gpu-freq"), Option("gpus-per-socket"), Option("gres-flags"),
+    Option("het-group"), Option("licenses", "L"), Option("mcs-label"), Option("mincpus"),
+    Option("multi-prog", None, False), Option("no-allocate", "Z", False),
+    Option("nodefile", "F"), Option("ntasks-per-gpu"), Option("power"), Option("prefer"),
+    Option("preserve-env", "E", False), Option("priority"), Option("profile"),
+    Option("prolog"), Option("reboot", None, False), Option("relative", "r"),
+    Option("resv-ports", None, True, True), Option("send-libs", None, True, True),
+    Option("slurmd-debug"), Option("switches"), Option("task-epilog"), Option("task-prolog"),
+    Option("test-only", None, False), Option("thread-spec"), Option("threads", "T"),
+    Option("tmp"), Option("uid"), Option("use-min-nodes", None, False),
+    Option("x11", None, True, True),
 ]
+
+# srun(1)'s options that corral cannot honour: refused by name (cli/unsupported.py), never
+# dropped. docs/options.md says why, option by option.
+REFUSED = (
+    "reservation", "immediate", "network", "spread-job", "no-kill", "wait", "propagate",
+    "threads-per-core", "ntasks-per-core", "ntasks-per-socket", "sockets-per-node",
+    "cores-per-socket", "accel-bind", "acctg-freq", "bb", "bbf", "bcast", "bcast-exclude",
+    "batch", "clusters", "cluster-constraint", "compress", "container", "contiguous",
+    "core-spec", "cpu-freq", "delay-boot", "epilog", "extra-node-info", "gid", "gpu-freq",
+    "gpus-per-socket", "gres-flags", "het-group", "licenses", "mcs-label", "mincpus",
+    "multi-prog", "no-allocate", "nodefile", "ntasks-per-gpu", "power", "prefer",
+    "preserve-env", "priority", "profile", "prolog", "reboot", "relative", "resv-ports",
+    "send-libs", "slurmd-debug", "switches", "task-epilog", "task-prolog", "test-only",
+    "thread-spec", "threads", "tmp", "uid", "use-min-nodes", "x11",
+)
+# Honoured for the values that describe what corral does, refused for the others: tasks are
+# laid out in blocks (Slurm's default), so -m cyclic would be misread.
+ACCEPTED_VALUES = {"distribution": ("block", "*")}
+# Accepted with no effect, as on a Slurm with TaskPlugin=task/none and no MPI plugin: corral
+# confines a job to its CPUs with cgroups but does not pin tasks within them, and serves no
+# PMI (tasks get SLURM_PROCID/SLURM_NTASKS, which is what tools' --mpi=pmix lines need when
+# their tasks are not MPI programs). --verbose only adds logs.
+NO_EFFECT = ("cpu-bind", "mem-bind", "gpu-bind", "hint", "mpi", "verbose")
 
 # The options srun hands to the allocation it creates when run outside of one.
 JOB_OPTIONS = ("nodes", "ntasks", "cpus-per-task", "ntasks-per-node", "gpus-per-task", "gpus",
                "gpus-per-node", "gres", "job-name", "export", "chdir", "partition", "time",
                "mem", "mem-per-cpu", "mem-per-gpu", "cpus-per-gpu", "nodelist", "exclude",
                "exclusive", "account", "qos", "comment", "constraint", "nice", "time-min",
-               "signal")
+               "signal", "wckey", "begin", "deadline", "dependency", "hold", "mail-type",
+               "mail-user")
 
 # Input environment variables (srun's man page), read when the option is not given.
 ENVIRONMENT = (("ntasks", "SLURM_NTASKS"), ("nodes", "SLURM_NNODES"),
@@ -103,12 +150,29 @@ class SrunOptions:
         return int(base)
 
 
+def node_range(text: str) -> tuple[int, int | None]:
+    """-N min[-max] → (min, max or None), in srun's wording when malformed."""
+    low, dash, high = text.partition("-")
+    try:
+        minimum, maximum = int(low), int(high) if dash else None
+    except ValueError:
+        raise SrunError(f"invalid node count `{text}'") from None
+    if minimum < 1 or (maximum is not None and maximum < minimum):
+        raise SrunError(f"invalid node count `{text}'")
+    return minimum, maximum
+
+
 def parse_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> SrunOptions:
     try:
         found, rest = parse("srun", argv, OPTIONS)
     except OptionError as exc:
         raise SrunError(str(exc), code=255) from None
+    refused = first_refused(found, REFUSED, ACCEPTED_VALUES)
+    if refused:
+        raise SrunError(refused)
     values = dict(found)
+    if values.get("nodes") is not None:
+        node_range(str(values["nodes"]))  # checked before anything is asked of the controller
     given = set(values)
     for option, variable in ENVIRONMENT:
         if option in values or not environ.get(variable):
@@ -124,12 +188,18 @@ def parse_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> SrunO
     return SrunOptions(values, list(rest), given)
 
 
-def step_request(opts: SrunOptions, *, cwd: str, environ: Mapping[str, str]) -> dict[str, Any]:
-    """The body of POST /jobs/{id}/steps, less srun's I/O address and key."""
+def step_request(opts: SrunOptions, *, cwd: str, environ: Mapping[str, str],
+                 allocated_nodes: int | None = None) -> dict[str, Any]:
+    """The body of POST /jobs/{id}/steps, less srun's I/O address and key. `-N min-max`
+    takes as many of the job's `allocated_nodes` as max allows (at least min)."""
     if not opts.argv:
         raise SrunError("No command given to execute.")
     ntasks = opts.number("ntasks")
     nodes = opts.number("nodes")
+    if nodes is not None and allocated_nodes:
+        maximum = node_range(str(opts.values["nodes"]))[1]
+        if maximum is not None:
+            nodes = max(nodes, min(maximum, allocated_nodes))
     if ntasks is not None and nodes is not None and ntasks < nodes:
         if {"ntasks", "nodes"} <= opts.given:
             print(f"srun: warning: can't run {ntasks} processes on {nodes} nodes, "

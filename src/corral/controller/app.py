@@ -386,7 +386,9 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
             "SlurmctldHost": f"{ctl().hostname}({s.host})", "SlurmctldPort": s.port,
             "DefMemPerCPU": s.def_mem_per_cpu, "KillWait": f"{int(s.kill_wait)} sec",
             "MinJobAge": f"{int(s.min_job_age)} sec", "SlurmdTimeout": f"{int(s.node_timeout)} sec",
-            "SchedulerType": "sched/backfill", "SelectType": "select/cons_tres",
+            # backfill = "fifo" is Slurm's sched/builtin; easy and conservative are backfill.
+            "SchedulerType": "sched/builtin" if s.policy.backfill == "fifo" else "sched/backfill",
+            "SelectType": "select/cons_tres",
             "SelectTypeParameters": "CR_CORE_MEMORY",
             "PriorityType": f"priority/{s.policy.priority.type}",
             "SchedulerParameters": f"backfill={s.policy.backfill}",

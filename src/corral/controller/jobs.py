@@ -457,6 +457,12 @@ class JobManager:
             if verdict.status is Status.NEVER and job.spec.kill_on_invalid_dep:
                 doomed.append(job.job_id)
         candidates, origin, blocked = self._offer_arrays(considered, index, now)
+        offered = {meta_id for meta_id, _ in origin.values()}
+        for job in considered:
+            # An array none of whose tasks was offered is held back by its throttle alone.
+            if job.array_tasks is not None and job.array_throttle and job.job_id not in offered \
+                    and job.job_id not in blocked:
+                gated[job.job_id] = Reason.JOB_ARRAY_TASK_LIMIT
         for meta_id, verdict in blocked.items():
             # Every offered task still waits for its partner task (aftercorr).
             gated[meta_id] = gate_reason(self.jobs[meta_id], verdict, now) or Reason.DEPENDENCY
@@ -476,6 +482,7 @@ class JobManager:
         # A pending array shows the reason of its lowest offered task.
         first_candidate = {meta: cid for cid, (meta, _) in
                            sorted(origin.items(), key=lambda item: item[1][1], reverse=True)}
+        reserved = {r.job_id: r.nodes for r in result.reservations}
         for job_id, seen in plan.snapshot.items():
             job = self.jobs.get(job_id)
             if job is not seen:
@@ -483,11 +490,14 @@ class JobManager:
             key = first_candidate.get(job_id, job_id)
             reason = gated.get(job_id) or result.reasons.get(key)
             estimate = None if job_id in gated else result.estimates.get(key)
+            sched = () if job_id in gated else tuple(sorted(reserved.get(key, ())))
             priority = result.priorities.get(key, job.priority)
             if reason is None:  # it starts: keep what the pass last said, but its priority
-                reason, estimate = job.reason, job.estimated_start
-            if (reason, estimate, priority) != (job.reason, job.estimated_start, job.priority):
-                updated = replace(job, reason=reason, estimated_start=estimate, priority=priority)
+                reason, estimate, sched = job.reason, job.estimated_start, job.sched_nodes
+            if (reason, estimate, priority, sched) != (job.reason, job.estimated_start,
+                                                       job.priority, job.sched_nodes):
+                updated = replace(job, reason=reason, estimated_start=estimate, priority=priority,
+                                  sched_nodes=sched)
                 self.jobs[job_id] = plan.snapshot[job_id] = updated
         # An array task starts from its array's record: that record must be unchanged.
         records = [origin[s.job_id][0] if s.job_id in origin else s.job_id for s in result.starts]

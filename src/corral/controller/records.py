@@ -8,6 +8,7 @@ from corral.controller.launch import resolve_outputs
 from corral.controller.nodes import Node
 from corral.controller.steps import step_view
 from corral.model.cluster import NodeResources, Partition
+from corral.model.hostlist import compress
 from corral.model.job import Job
 from corral.model.states import JobState
 
@@ -51,8 +52,12 @@ def job_record(job: Job) -> dict[str, Any]:
         "submit_host": spec.submit_host,
         "dependency": job.dependency_shown if job.state is JobState.PENDING else None,
         "estimated_start": job.estimated_start,
+        "sched_nodes": compress(job.sched_nodes)
+        if job.sched_nodes and job.state is JobState.PENDING else None,
         "begin_time": spec.begin_time, "comment": spec.comment, "constraint": spec.constraint,
         "mail_type": spec.mail_type, "mail_user": spec.mail_user, "frontend": spec.frontend,
+        # Recorded at submission; shown by scontrol (TimeMin=, Deadline=), squeue and sacct.
+        "time_min": spec.time_min, "deadline": spec.deadline, "wckey": spec.wckey,
         "interactive": spec.interactive,
         "steps": [step_view(job, s) for s in job.steps],
         **_array_fields(job),

@@ -76,9 +76,11 @@ def explain(result: CycleResult, job: Job) -> str:
         lines.append(f"Job {jid} is the first job waiting in partition {job.partition}: there "
                      f"are not enough free resources for it now ({_request(job)}).")
         if reservation is not None and reservation.start != math.inf:
-            lines.append(f"Nodes {', '.join(sorted(reservation.nodes))} are reserved for it from "
-                         f"{after(reservation.start - now)}, when running jobs reach their time "
-                         "limits; a job that would still be running then may not use them.")
+            when = after(reservation.start - now)
+            lines.append(f"Nodes {', '.join(sorted(reservation.nodes))} are reserved for it "
+                         f"{'from now' if when == 'now' else 'starting ' + when}, when running "
+                         "jobs reach their time limits; a job that would still be running then "
+                         "may not use them.")
         elif reservation is not None:
             lines.append("No running job's time limit frees enough for it, so when it can start "
                          "is unknown; the nodes it could use are kept from jobs without a limit.")
@@ -91,7 +93,9 @@ def explain(result: CycleResult, job: Job) -> str:
         who = "its owner" if reason is R.HELD_USER else "an administrator"
         lines.append(f"Job {jid} is held by {who}; `scontrol release {jid}` lets it run.")
     elif reason is R.BEGIN_TIME:
-        lines.append(f"Job {jid} may not start before its --begin time.")
+        begin = job.spec.begin_time
+        lines.append(f"Job {jid} may not start before its --begin time"
+                     + (f", {after(begin - now)}." if begin is not None else "."))
     elif reason in (R.DEPENDENCY, R.DEPENDENCY_NEVER_SATISFIED):
         lines.append(f"Job {jid} waits for its dependencies ({job.spec.dependency or 'see scontrol'})"
                      + (", which can never be satisfied." if reason is R.DEPENDENCY_NEVER_SATISFIED

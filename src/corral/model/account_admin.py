@@ -670,9 +670,15 @@ def _add_qos(tree: AccountTree, req: AdminRequest, cluster: str) -> AdminResult:
     qos = dict(tree.qos)
     for name in new:
         qos[name] = _apply_edits(Qos(name), edits)
+    accounts = tree.accounts
+    root = accounts.get(ROOT)
+    if root is not None and not root.qos:
+        # An empty list inherits "every QOS"; pin what root had, so that the new QOS is
+        # created but given to no association (Slurm: `modify … set qos+=` gives it).
+        accounts = {**accounts, ROOT: replace(root, qos=frozenset(tree.qos))}
     text = (" Adding QOS(s)\n" + "".join(f"  {n}\n" for n in new) + " Settings\n"
             f"  Description    = {description or 'QOS Name'}\n" + _qos_settings(lines))
-    return AdminResult(_tree(tree, qos=qos), text, True)
+    return AdminResult(_tree(tree, qos=qos, accounts=accounts), text, True)
 
 
 def _qos_targets(tree: AccountTree, req: AdminRequest, cluster: str) -> tuple[list[str], bool]:

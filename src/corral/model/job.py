@@ -132,6 +132,8 @@ class Job:
     requeue_requested: bool = False
     preempted: bool = False
     estimated_start: float | None = None
+    # The nodes the last pass reserved for it (squeue --start's SCHEDNODES).
+    sched_nodes: tuple[str, ...] = ()
     # Array bookkeeping: a task has array_job_id and array_task_id; the pending remainder of
     # an array (one record for any number of tasks) has array_tasks, in --array syntax.
     array_job_id: int | None = None

@@ -97,3 +97,5 @@ class Reason(StrEnum):
     QOS_GRP_MEM = "QOSGrpMemLimit"
     QOS_GRP_NODE = "QOSGrpNodeLimit"
     QOS_GRP_GRES = "QOSGrpGRES"
+    # An array's --array=…%N throttle: N of its tasks already run.
+    JOB_ARRAY_TASK_LIMIT = "JobArrayTaskLimit"

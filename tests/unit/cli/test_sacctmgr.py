@@ -94,11 +94,12 @@ def test_show_assoc_header_and_tree_order(tree: dict) -> None:
     assert out == [
         "   Cluster    Account       User     Share MaxJobs                  QOS ",
         "---------- ---------- ---------- --------- ------- -------------------- ",
-        "    corral       root                    1                  high,normal ",
-        "    corral    physics                    1                  high,normal ",
-        "    corral    physics      alice         1       4          high,normal ",
-        "    corral       chem                    1                  high,normal ",
-        "    corral       chem        bob         1                  high,normal ",
+        # `add qos high` created it for no association (Slurm's behaviour).
+        "    corral       root                    1                       normal ",
+        "    corral    physics                    1                       normal ",
+        "    corral    physics      alice         1       4               normal ",
+        "    corral       chem                    1                       normal ",
+        "    corral       chem        bob         1                       normal ",
     ]
     header = lines(tree, "show", "assoc")[0].split()
     assert header[:5] == ["Cluster", "Account", "User", "Partition", "Share"]

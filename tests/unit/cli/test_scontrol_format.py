@@ -607,3 +607,12 @@ def test_update_without_an_entity_is_refused() -> None:
 
 def test_unknown_command_is_an_invalid_keyword() -> None:
     assert run(FakeClient(), "frobnicate") == (1, "", "invalid keyword: frobnicate\n")
+
+
+def test_recorded_time_min_and_deadline_are_shown_as_slurm_shows_them() -> None:
+    text = fmt.format_job(make_job(time_limit=120, time_min=30, deadline=at("18:00:00")),
+                          at("13:10:00"), UTC)
+    assert "TimeLimit=02:00:00 TimeMin=00:30:00" in text
+    assert "Deadline=2026-11-22T18:00:00" in text
+    plain = fmt.format_job(make_job(), at("13:10:00"), UTC)
+    assert "TimeMin=N/A" in plain and "Deadline=N/A" in plain

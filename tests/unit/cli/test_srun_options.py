@@ -83,3 +83,42 @@ def test_io_patterns_expand_per_task_with_padding() -> None:
         "12_7_007_1_n2_12.3_3_u_x_%"  # type: ignore[arg-type]
     assert per_task_pattern("out-%t.txt") and per_task_pattern("o-%2N")
     assert not per_task_pattern("out-%j.txt") and not per_task_pattern("100%%t")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--reservation=maint", "true"], "--reservation: option not supported by corral"),
+    (["-I", "true"], "--immediate: option not supported by corral"),
+    (["--immediate=5", "true"], "--immediate: option not supported by corral"),
+    (["--distribution=cyclic", "true"],
+     "--distribution=cyclic: not supported by corral (it accepts block, *)"),
+    (["--ntasks-per-core=1", "true"], "--ntasks-per-core: option not supported by corral"),
+    (["-N", "3-2", "true"], "invalid node count `3-2'"),
+    (["-N", "x", "true"], "invalid node count `x'"),
+])
+def test_options_corral_cannot_honour_are_refused_by_name(argv: list[str], message: str) -> None:
+    with pytest.raises(SrunError) as caught:
+        parse_command_line(argv, {})
+    assert caught.value.lines == (message,) and caught.value.code == 1
+
+
+def test_block_distribution_and_binding_options_are_accepted() -> None:
+    opts = parse_command_line(["-m", "block:block", "--cpu-bind=cores", "--hint=nomultithread",
+                               "true"], {})
+    assert opts.argv == ["true"]
+
+
+def test_a_node_range_takes_as_many_allocated_nodes_as_its_maximum_allows() -> None:
+    opts = parse_command_line(["-N", "1-3", "-n", "4", "true"], {"SLURM_JOB_ID": "5"})
+    assert step_request(opts, cwd="/", environ={}, allocated_nodes=2)["nodes"] == 2
+    assert step_request(opts, cwd="/", environ={}, allocated_nodes=4)["nodes"] == 3
+    assert step_request(parse_command_line(["-N", "2", "true"], {}), cwd="/", environ={},
+                        allocated_nodes=4)["nodes"] == 2
+
+
+def test_job_options_reach_the_allocation_srun_creates() -> None:
+    opts = parse_command_line(["--wckey=proj", "--deadline=now+2hours", "--time-min=10",
+                               "--begin=now+1hour", "-H", "true"], {})
+    request = allocation_request(opts, cwd="/", environ={}, hostname="h", now=1000.0)
+    assert request["wckey"] == "proj" and request["time_min"] == 10
+    assert request["deadline"] == 1000.0 + 7200 and request["begin_time"] == 1000.0 + 3600
+    assert request["hold"] is True

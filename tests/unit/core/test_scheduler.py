@@ -146,11 +146,19 @@ def test_explanations_say_why_in_plain_words() -> None:
                replace(job(4), held=True)]
     result = run_cycle(pending, busy, occupy(nodes(2), busy), MAIN, 0.0)
     top = explain(result, pending[0])
-    assert "first job waiting in partition main" in top and "reserved for it from in 10 min" in top
+    assert "first job waiting in partition main" in top and "reserved for it starting in 10 min" in top
+    assert "from in" not in top
     assert "waits behind higher-priority jobs" in explain(result, pending[1])
     assert "starts now on n2" in explain(result, pending[2])
     assert "held by its owner" in explain(result, pending[3])
     assert after(3 * 86400 + 7200) == "in 3 days 2 h" and after(0) == "now"
+
+
+def test_a_begin_job_is_told_when_it_may_start() -> None:
+    later = replace(job(5), spec=replace(job(5).spec, begin_time=7200.0))
+    result = run_cycle([], [], nodes(1), MAIN, 0.0)
+    seen = replace(result, reasons={5: Reason.BEGIN_TIME}, now=0.0)
+    assert "may not start before its --begin time, in 2 h 00 min" in explain(seen, later)
 
 
 def test_a_new_context_keeps_working_and_holds_back_what_it_names() -> None:

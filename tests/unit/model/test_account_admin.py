@@ -202,6 +202,17 @@ def test_add_and_modify_qos(tree: AccountTree) -> None:
     assert normal.tree.qos["normal"].max_jobs_per_user == 2
 
 
+def test_a_new_qos_is_given_to_no_existing_association(tree: AccountTree) -> None:
+    """As in Slurm, `add qos` only creates it: users get it with `modify … set qos+=`."""
+    t = admin(tree, "add", "qos", "high").tree
+    alice = next(a for a in t.associations.values() if a.user == "alice")
+    assert t.allowed_qos(alice) == frozenset({"normal"})
+    assert t.qos_for(alice, "high") is None and t.qos_for(alice, None) is not None
+    t = admin(t, "modify", "user", "alice", **{"qos+": "high"}).tree
+    alice = next(a for a in t.associations.values() if a.user == "alice")
+    assert t.allowed_qos(alice) == frozenset({"normal", "high"})
+
+
 def test_qos_list_edits_with_plus_and_minus(tree: AccountTree) -> None:
     t = admin(tree, "add", "qos", "high").tree
     t = admin(t, "modify", "account", "physics", qos="normal").tree

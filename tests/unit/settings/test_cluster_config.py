@@ -59,3 +59,16 @@ features = "a100, ib"
 def test_bad_scheduler_settings_are_named(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load(tmp_path, text)
+
+
+def test_the_default_is_multifactor_priority_with_fair_share_on(tmp_path: Path) -> None:
+    """A fresh cluster has sprio's factors: fair-share dominant, as the README documents."""
+    from corral.settings import ControllerSettings
+
+    priority = ControllerSettings(tmp_path, "sqlite://", tmp_path / "sock").policy.priority
+    assert priority.type == "multifactor"
+    assert priority.weight_fairshare > priority.weight_qos > priority.weight_age > 0
+    fifo = load(tmp_path, '[scheduler]\nbackfill = "fifo"\n')["policy"]
+    assert fifo.backfill == "fifo" and fifo.priority == priority  # type: ignore[attr-defined]
+    basic = load(tmp_path, '[scheduler]\npriority_type = "basic"\n')["policy"]
+    assert basic.priority.type == "basic"  # type: ignore[attr-defined]
