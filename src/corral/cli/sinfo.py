@@ -22,6 +22,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("all", "a", False), Option("dead", "d", False), Option("exact", "e", False),
     Option("noheader", "h", False), Option("iterate", "i"), Option("long", "l", False),
     Option("nodes", "n"), Option("Node", "N", False), Option("format", "o"),
+    Option("Format", "O"),
     Option("partition", "p"), Option("responding", "r", False),
     Option("list-reasons", "R", False), Option("summarize", "s", False), Option("states", "t"),
     Option("verbose", "v", False), Option("version", "V", False), Option("help", None, False),
@@ -45,6 +46,7 @@ Usage: sinfo [OPTIONS]
   -n, --nodes=NODES          report on specific node(s)
   -N, --Node                 Node-centric format
   -o, --format=format        format specification
+  -O, --Format=format        long format specification
   -p, --partition=PARTITION  report on specific partition
   -r, --responding           report only responding nodes
   -R, --list-reasons         list reason nodes are down or drained
@@ -97,7 +99,12 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         raise CommandError(f"Unrecognized option: {operands[0]}")
     long = "long" in flags
     node_oriented = "node" in flags
-    if "format" in flags:
+    if "Format" in flags:
+        try:
+            layout = sif.Layout(sif.parse_long(flags["Format"] or ""))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+    elif "format" in flags:
         layout = sif.Layout(sif.parse(flags["format"] or ""))
     elif "summarize" in flags:
         layout = sif.Layout(sif.parse(sif.SUMMARIZE_FORMAT), part_field=True)

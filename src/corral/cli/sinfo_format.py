@@ -262,6 +262,39 @@ def parse(fmt: str) -> list[Field]:
     return parse_format(fmt, COLUMNS)
 
 
+# sinfo -O/--Format names (lower case) → the -o code that prints the same column.
+LONG_NAMES: dict[str, str] = {
+    "allocnodes": "S", "available": "a", "cluster": "V", "cores": "Y", "cpus": "c",
+    "cpusload": "O", "cpusstate": "C", "defaulttime": "L", "disk": "d", "features": "f",
+    "features_act": "b", "freemem": "e", "gres": "G", "groups": "g", "maxcpuspernode": "B",
+    "memory": "m", "nodeaddr": "o", "nodeai": "A", "nodeaiot": "F", "nodehost": "n",
+    "nodelist": "N", "nodes": "D", "oversubscribe": "h", "partition": "P",
+    "partitionname": "R", "preemptmode": "M", "priorityjobfactor": "I", "prioritytier": "p",
+    "reason": "E", "root": "r", "size": "s", "socketcorethread": "z", "sockets": "X",
+    "statecompact": "t", "statelong": "T", "threads": "Z", "time": "l", "timestamp": "H",
+    "user": "u", "userlong": "U", "version": "v", "weight": "w",
+}
+LONG_FIELD_WIDTH = 20
+
+
+def parse_long(fmt: str) -> list[Field]:
+    """-O: `Name[:[.]size[suffix]]`, comma-separated, case-insensitive; a name alone is 20
+    columns wide, left-justified. An unknown name raises ValueError (sinfo's wording)."""
+    fields: list[Field] = []
+    for token in (t for t in fmt.split(",") if t):
+        name, colon, spec = token.partition(":")
+        code = LONG_NAMES.get(name.strip().lower())
+        if code is None:
+            raise ValueError(f"Invalid node format specification: {name}")
+        right = spec.startswith(".")
+        body = spec[1:] if right else spec
+        digits = re.match(r"[0-9]*", body)
+        width = digits.group(0) if digits else ""
+        fields.append(Field(code, int(width) if width else LONG_FIELD_WIDTH if not colon else 0,
+                            right, body[len(width):]))
+    return fields
+
+
 def _natural(text: str) -> tuple[Any, ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"([0-9]+)", text) if p)
 

@@ -191,3 +191,18 @@ def test_options() -> None:
         sinfo.parse_request(["-z"], environ={})
     env = sinfo.parse_request([], environ={"SINFO_FORMAT": "%N"})
     assert [f.key for f in env.layout.fields] == ["N"]
+
+
+def test_long_format_takes_slurms_names_and_widths() -> None:
+    assert run("-O", "Partition:10,NodeList,CPUs:.5,StateLong") == [
+        "PARTITION " + "NODELIST".ljust(20) + " CPUS" + "STATE".ljust(20),
+        "debug*    " + "vm".ljust(20) + "    2" + "allocated".ljust(20),
+    ]
+    assert run("-h", "--Format=nodehost:4,memory:.8") == ["vm     24105"]
+
+
+def test_long_format_names_an_unknown_field() -> None:
+    from corral.cli.runner import CommandError
+
+    with pytest.raises(CommandError, match="Invalid node format specification: Bogus"):
+        run("-O", "NodeList,Bogus")
