@@ -184,6 +184,18 @@ def _int(value: str | None, option: str, minimum: int = 1) -> int:
     return number
 
 
+def _nodes(value: str) -> tuple[int, int]:
+    """-N min[-max] → (min, max); one number is both, as Slurm reads it."""
+    low, dash, high = value.partition("-")
+    if not low.isdigit() or (dash and not high.isdigit()):
+        raise SbatchError(f"Invalid node count specification: {value}", code=255)
+    minimum = _int(low, "nodes")
+    maximum = _int(high, "nodes") if dash else minimum
+    if maximum < minimum:
+        raise SbatchError(f"Invalid node count specification: {value}", code=255)
+    return minimum, maximum
+
+
 def _gres(value: str) -> tuple[int, str | None]:
     """--gres=gpu[:type]:N → (N, type)."""
     for item in value.split(","):
@@ -320,14 +332,17 @@ def build_request(values: Mapping[str, str | None], *, script: str, script_args:
             except ValueError:
                 raise SbatchError(f"invalid memory constraint: {values[option]}", code=255) from None
     if "nodes" in values:
-        request["num_nodes"] = _int(str(values["nodes"]).split("-")[0], "nodes")
+        request["num_nodes"], request["max_nodes"] = _nodes(str(values["nodes"]))
     if "ntasks" in values:
         request["num_tasks"] = _int(values["ntasks"], "ntasks")
     if "cpus-per-task" in values:
         request["cpus_per_task"] = _int(values["cpus-per-task"], "cpus-per-task")
     if "ntasks-per-node" in values:
-        request["ntasks_per_node"] = _int(values["ntasks-per-node"], "ntasks-per-node")
-        request.setdefault("num_tasks", request["ntasks_per_node"] * request.get("num_nodes", 1))
+        per_node = request["ntasks_per_node"] = _int(values["ntasks-per-node"], "ntasks-per-node")
+        if "num_tasks" in request and "nodes" not in values:
+            # -n 4 --ntasks-per-node=2: Slurm's node count is the tasks over the per-node count
+            request["num_nodes"] = request["max_nodes"] = -(-request["num_tasks"] // per_node)
+        request.setdefault("num_tasks", per_node * request.get("num_nodes", 1))
     if values.get("gres"):
         request["gpus_per_node"], request["gpu_type"] = _gres(str(values["gres"]))
     for option in ("gpus", "gpus-per-node"):

@@ -187,8 +187,22 @@ class FullPass:
             found = self.pool.find(classes, req.need, req.count, req.excluded, req.required,
                                    blocked, end)
             if found is not None:
-                return found
+                return self._widen(req, classes, found, blocked, end)
         return None
+
+    def _widen(self, req: Request, classes: tuple[int, ...], found: list[int],
+               blocked: Mapping[int, float] | None, end: float) -> list[int]:
+        """-N min-max: as many more nodes as fit now, up to the maximum, as Slurm gives "as
+        many nodes as possible within the range without delaying the job". Each holds the
+        same per-node share, so no other job's start moves (blocked nodes stay untouched)."""
+        most = req.job.spec.max_nodes
+        if most is None or most <= len(found):
+            return found
+        taken = set(found) | req.excluded
+        more = [i for i in self.pool.fitting(classes, req.need, most + len(taken))
+                if i not in taken and not (blocked and i in blocked
+                                           and (end > blocked[i] or end == INF))]
+        return found + more[: most - len(found)]
 
     def start(self, req: Request, placed: list[int], end: float, backfilled: bool) -> None:
         pool, job = self.pool, req.job

@@ -32,6 +32,20 @@ def hostlist_key(name: str) -> tuple[str, int, str]:
     return (match.group(1), int(match.group(2)), name) if match else (name, 0, name)
 
 
+def spread(spec: JobSpec, members: Sequence[NodeResources]) -> JobSpec:
+    """The spec with as many nodes as its tasks need when -N did not fix the count, as Slurm
+    spreads `-n 64` over 32-CPU nodes: the fewest nodes of the partition's largest that hold
+    the tasks' CPUs, never more than one node a task nor more than -N's maximum."""
+    if spec.ntasks_per_node or spec.num_tasks <= spec.num_nodes or not members:
+        return spec
+    largest = max(n.cpus for n in members)
+    tasks_a_node = max(1, largest // spec.cpus_per_task)
+    needed = -(-spec.num_tasks // tasks_a_node)
+    ceiling = min(spec.num_tasks, spec.max_nodes or spec.num_tasks, len(members))
+    nodes = min(max(spec.num_nodes, needed), max(ceiling, spec.num_nodes))
+    return spec if nodes == spec.num_nodes else replace(spec, num_nodes=nodes)
+
+
 def per_node_request(spec: JobSpec, mem_per_node: int) -> PerNode:
     return PerNode(spec.cpus_per_node(), mem_per_node, spec.gpus_per_node, spec.gpu_type,
                    spec.exclusive)

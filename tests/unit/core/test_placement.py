@@ -126,3 +126,26 @@ def test_the_allocation_lists_its_nodes_in_cluster_order_so_the_batch_host_is_th
     result = run_cycle([job(1, nodes=3)], [], view, MAIN, 0.0)
     start = next(s for s in result.starts if s.job_id == 1)
     assert list(start.allocation) == ["node1", "node2", "node10"]
+
+
+def test_tasks_without_a_node_count_spread_over_as_many_nodes_as_they_need() -> None:
+    from corral.core.selection import spread
+    members = [node("n1", cpus=2), node("n2", cpus=2), node("n3", cpus=2)]
+    base = JobSpec(name="j", uid=1, gid=1, user="u", group="g", work_dir="/")
+    assert spread(replace(base, num_tasks=4), members).num_nodes == 2       # -n 4
+    assert spread(replace(base, num_tasks=2), members).num_nodes == 1       # fits one node
+    assert spread(replace(base, num_tasks=3, cpus_per_task=2), members).num_nodes == 3
+    assert spread(replace(base, num_tasks=9), members).num_nodes == 3       # no more than exist
+    fixed = replace(base, num_tasks=4, max_nodes=1)                        # -N 1 -n 4: refused later
+    assert spread(fixed, members).num_nodes == 1
+    assert spread(replace(base, num_tasks=6, max_nodes=2), members).num_nodes == 2  # -N 1-2
+
+
+def test_a_node_range_gets_as_many_nodes_as_fit_now_within_it() -> None:
+    spec = JobSpec(name="j", uid=1, gid=1, user="u", group="g", work_dir="/", num_nodes=1,
+                   max_nodes=3)
+    ranged = Job(1, spec, JobState.PENDING, 1.0, "main", 1000, 10)
+    view = cluster(node("n1"), node("n2"), node("n3", free_cpus=0), node("n4"))
+    assert placed(run_cycle([ranged], [], view, MAIN, 0.0), 1) == ["n1", "n2", "n4"]
+    view = cluster(node("n1"), node("n2", free_cpus=0))
+    assert placed(run_cycle([ranged], [], view, MAIN, 0.0), 1) == ["n1"]
