@@ -26,6 +26,7 @@ class SubmitRequest(Strict):
     account: str | None = None
     qos: str | None = None
     num_nodes: int = Field(1, ge=1, le=100000)
+    max_nodes: int | None = Field(None, ge=1, le=100000)
     num_tasks: int = Field(1, ge=1, le=10_000_000)
     cpus_per_task: int = Field(1, ge=1, le=100000)
     ntasks_per_node: int | None = Field(None, ge=1)

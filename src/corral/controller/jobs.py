@@ -29,7 +29,7 @@ from corral.core.dependencies import RefJob, Status
 from corral.core.explain import explain
 from corral.core.lifecycle import apply
 from corral.core.scheduler import Scheduler
-from corral.core.selection import never_fits_reason, per_node_request
+from corral.core.selection import never_fits_reason, per_node_request, spread
 from corral.model.accounts import PreemptMode
 from corral.model.arrays import ArraySpecError, fold, parse_array, parse_indices
 from corral.model.cluster import NodeResources, Partition
@@ -193,6 +193,8 @@ class JobManager:
                                      "Batch job submission failed: Invalid partition name specified")
         else:
             partition = self.default_partition()
+        nodes = self.nodes_view([], now)
+        spec = spread(spec, [n for n in nodes.values() if partition.contains(n.name)])
         time_limit = spec.time_limit
         if time_limit is None:
             time_limit = partition.default_time if partition.default_time is not None else partition.max_time
@@ -219,7 +221,6 @@ class JobManager:
         if spec.dependency is not None:
             validate_dependency(spec.dependency, self.job_exists)
         job = replace(job, priority=priority_of(job))
-        nodes = self.nodes_view([], now)
         problem = never_fits_reason(job, per_node_request(spec, mem), partition, list(nodes.values()))
         if problem:
             raise InvalidRequest(f"{problem}\nBatch job submission failed: "

@@ -30,6 +30,9 @@ class JobSpec:
     account: str | None = None
     qos: str | None = None
     num_nodes: int = 1
+    # -N's maximum (-N 2-4 → 4; -N 2 → 2); None when -N was not given: the node count is
+    # then as many as the tasks need (Slurm spreads `-n 64` over 32-CPU nodes).
+    max_nodes: int | None = None
     num_tasks: int = 1
     cpus_per_task: int = 1
     ntasks_per_node: int | None = None
