@@ -137,3 +137,11 @@ def test_a_malformed_directive_queues_nothing(cluster: Cluster, workdir: Path) -
     assert result.returncode == 1 and "SBATCH_RESERVATION (--reservation) is not supported" \
         in result.stderr
     assert cluster.run("squeue", "-h", "-t", "all", "-o", "%i").stdout == before
+
+
+@pytest.mark.parametrize("command", [("salloc", "-n", "4", "sh", "-c"), ("srun", "-n", "4", "sh", "-c")])
+def test_salloc_and_srun_spread_tasks_as_sbatch_does(cluster: Cluster, workdir: Path,
+                                                     command: tuple[str, ...]) -> None:
+    result = cluster.run(*command, "echo $SLURM_JOB_NUM_NODES", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == {"2"}
