@@ -63,6 +63,7 @@ class SubmitRequest(Strict):
     cpus_per_gpu: int | None = Field(None, ge=1)
     mem_per_gpu: int | None = Field(None, ge=0)
     wckey: str | None = None
+    gpus: int = Field(0, ge=0, le=1_000_000)  # --gpus/-G: over the whole job
 
 
 class CancelRequest(Strict):
@@ -75,6 +76,13 @@ class CancelRequest(Strict):
     partition: str | None = None
     signal: int | None = Field(None, ge=0, le=64)
     batch_only: bool = False
+
+
+class AllocationEnd(Strict):
+    """The status salloc's command or srun's step ended with (Slurm's slurm_complete_job)."""
+
+    exit_code: int = Field(0, ge=0, le=255)
+    exit_signal: int = Field(0, ge=0, le=64)
 
 
 class JobUpdate(Strict):

@@ -1,7 +1,8 @@
 """An interactive allocation, as salloc and srun (outside a job) get one: ask, wait, release.
 
 The controller runs a holder on the first node for as long as the allocation lasts; releasing
-it signals the holder (SIGTERM), which ends the job as COMPLETED.
+it tells the controller the command's exit status (Slurm's slurm_complete_job): the holder is
+stopped and the job ends with that status (FAILED 3:0 for a shell that exited 3).
 """
 
 from __future__ import annotations
@@ -69,14 +70,10 @@ def wait_for_allocation(client: Client, job_id: int, prog: str, *, announce_pend
         delay = min(delay * 1.5, 0.5)
 
 
-def release(client: Client, job_id: int) -> None:
-    """Ends the allocation: the holder gets SIGTERM and the job ends COMPLETED."""
+def release(client: Client, job_id: int, exit_code: int = 0, exit_signal: int = 0) -> None:
+    """Ends the allocation with its command's status; one still pending is cancelled."""
     try:
-        job = client.job(job_id)
-        if job["state"] == "PENDING":
-            client.cancel(job_ids=[job_id])
-        elif job["state"] in ACTIVE:
-            client.cancel(job_ids=[job_id], signal=15)
+        client.end_allocation(job_id, exit_code, exit_signal)
     except ClientError:
         pass  # already gone
 

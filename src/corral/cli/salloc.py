@@ -78,6 +78,7 @@ def _kill_signal(value: str | None) -> int:
 
 def _run_command(client: Client, job_id: int, command: list[str], env: dict[str, str],
                  kill_signal: int | None, quiet: bool) -> int:
+    """Runs the command; returns its wait status as subprocess gives it (-N: killed by N)."""
     # A handler (not SIG_IGN) keeps salloc alive on Ctrl-C while the command, whose handlers
     # exec resets to the defaults, gets it from the terminal.
     signal.signal(signal.SIGINT, lambda *_: None)
@@ -103,7 +104,7 @@ def _run_command(client: Client, job_id: int, command: list[str], env: dict[str,
                       flush=True)
             if kill_signal is not None:
                 child.send_signal(kill_signal)
-    return 128 - status if status < 0 else status
+    return status
 
 
 def _salloc(client: Client, argv: list[str]) -> int:
@@ -140,6 +141,7 @@ def _salloc(client: Client, argv: list[str]) -> int:
         return exc.code
     job_id = request_allocation(client, request, "Job submit/allocate failed: ")
     keep = False
+    ended = (0, 0)  # the command's (exit code, signal): the job ends with it, as in Slurm
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         job = wait_for_allocation(client, job_id, "salloc", announce_pending=True, quiet=quiet)
@@ -150,8 +152,10 @@ def _salloc(client: Client, argv: list[str]) -> int:
             return 0
         cluster = str(client.config().get("ClusterName") or "corral")
         env = allocation_environment(job, cluster, os.environ)
-        return _run_command(client, job_id, command or [_default_shell()], env, kill_signal,
-                            quiet)
+        status = _run_command(client, job_id, command or [_default_shell()], env, kill_signal,
+                              quiet)
+        ended = (0, -status) if status < 0 else (status, 0)
+        return 128 + ended[1] if ended[1] else ended[0]
     except KeyboardInterrupt:
         print(f"salloc: Job allocation {job_id} has been revoked.", file=sys.stderr)
         quiet = True  # nothing was granted, so there is nothing to relinquish
@@ -161,7 +165,7 @@ def _salloc(client: Client, argv: list[str]) -> int:
             if not quiet:
                 print(f"salloc: Relinquishing job allocation {job_id}", file=sys.stderr,
                       flush=True)
-            release(client, job_id)
+            release(client, job_id, *ended)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

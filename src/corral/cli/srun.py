@@ -368,6 +368,7 @@ def _srun(client: Client, argv: list[str]) -> int:
     request = allocation_request(opts, cwd=os.getcwd(), environ=os.environ,
                                  hostname=socket.gethostname().split(".")[0], now=time.time())
     job_id = request_allocation(client, request, "Unable to allocate resources: ")
+    ended = (0, 0)  # the step's worst (exit code, signal): the job ends with it, as in Slurm
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         job = wait_for_allocation(client, job_id, "srun", quiet=opts.flag("quiet"))
@@ -378,12 +379,18 @@ def _srun(client: Client, argv: list[str]) -> int:
         step.create(job.get("nodes") or [])
         code = step.run(interrupts, watch_job=True)
         step.settle()
+        ended = worst_status(step.server.exits)
         return code
     except KeyboardInterrupt:
         print(f"srun: Job allocation {job_id} has been revoked", file=sys.stderr)
         return 1
     finally:
-        release(client, job_id)
+        release(client, job_id, *ended)
+
+
+def worst_status(exits: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """The (exit code, signal) of the task srun's own exit code comes from."""
+    return max(exits.values(), key=lambda e: stepio.exit_status_code(*e), default=(0, 0))
 
 
 def _job_nodes(client: Client, job_id: int) -> list[str]:

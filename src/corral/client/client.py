@@ -172,6 +172,11 @@ class Client:
     def release(self, job_id: int | str) -> JSON:
         return self.request("POST", f"/jobs/{job_id}/release")
 
+    def end_allocation(self, job_id: int | str, exit_code: int = 0, exit_signal: int = 0) -> JSON:
+        """An allocation's command ended with this status (salloc, srun outside a job)."""
+        return self.request("POST", f"/jobs/{job_id}/complete",
+                            {"exit_code": exit_code, "exit_signal": exit_signal})
+
     def requeue(self, job_id: int | str) -> JSON:
         return self.request("POST", f"/jobs/{job_id}/requeue")
 

@@ -26,6 +26,7 @@ from corral.api.schemas import (
     AgentLoad,
     AgentRegistration,
     AgentReports,
+    AllocationEnd,
     CancelRequest,
     JobUpdate,
     NodeUpdate,
@@ -288,6 +289,12 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
         errors += [{"job_id": str(i), "error": "Invalid job id specified"}
                    for i in body.job_ids if str(i) not in found and "[" not in str(i)]
         return {"cancelled": done, "errors": errors}
+
+    @app.post("/api/v1/jobs/{job_id}/complete")  # before /{action}, which would match
+    async def end_allocation(job_id: int, body: AllocationEnd,
+                             caller: Caller = named) -> dict[str, Any]:
+        return job_record(ctl().jobs.end_allocation(job_id, caller, body.exit_code,
+                                                    body.exit_signal))
 
     @app.post("/api/v1/jobs/{job_id}/{action}")
     async def job_action(job_id: int, action: str, caller: Caller = named) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from corral.model.cluster import NodeResources, Partition
 from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
 from corral.model.events import (
+    AllocationEnded,
     Event,
     JobAllocated,
     JobCancelled,
@@ -364,6 +365,18 @@ class JobManager:
         if job.state is not JobState.PENDING:
             raise InvalidRequest("Job is no longer pending execution")
         return self.transition([(job_id, JobReleased(caller.uid))])[0]
+
+    def end_allocation(self, job_id: int, caller: Caller, exit_code: int, exit_signal: int) -> Job:
+        """salloc's command or srun's step ended (Slurm's slurm_complete_job): the allocation
+        ends with that status; one still pending is cancelled, one already over stays so."""
+        job = self._owned(job_id, caller)
+        if not job.spec.interactive:
+            raise InvalidRequest("Job is not an allocation (it has a batch script)")
+        if job.state is JobState.PENDING:
+            return self.transition([(job_id, JobCancelled(caller.uid))])[0]
+        if job.state.is_terminal:
+            return job
+        return self.transition([(job_id, AllocationEnded(exit_code, exit_signal))])[0]
 
     def requeue(self, job_id: int, caller: Caller) -> Job:
         job = self._owned(job_id, caller)

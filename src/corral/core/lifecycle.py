@@ -13,6 +13,7 @@ from typing import Any
 from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidTransition
 from corral.model.events import (
+    AllocationEnded,
     Event,
     JobAllocated,
     JobCancelled,
@@ -63,6 +64,12 @@ def _outcome(job: Job, event: JobFinished) -> tuple[JobState, Reason, int, int, 
         return S.PREEMPTED, Reason.NONE, 0, event.exit_signal or 15, S.CANCELLED
     if job.cancelled_by is not None:
         return S.CANCELLED, Reason.NONE, event.exit_code, event.exit_signal or 15, S.CANCELLED
+    if job.allocation_exit_code is not None:
+        # The holder ended because it was told to: the job takes its command's status.
+        code, signal = job.allocation_exit_code, job.allocation_exit_signal
+        state = S.FAILED if code or signal else S.COMPLETED
+        reason = Reason.NON_ZERO_EXIT_CODE if state is S.FAILED else Reason.NONE
+        return state, reason, code, signal, S.COMPLETED
     if event.launch_failed:
         return S.FAILED, Reason.JOB_LAUNCH_FAILURE, 0, LAUNCH_FAILURE_SIGNAL, S.CANCELLED
     if event.timed_out:
@@ -80,8 +87,10 @@ def _finished(job: Job, event: JobFinished, now: float) -> Transition:
     end = event.end_time or now
     release = ReleaseResources(job.job_id, job.nodes)
     state, reason, code, signal, step_state = _outcome(job, event)
+    # A holder stopped at the allocation's end (COMPLETED step) ended well, whatever the job.
+    step_code, step_signal = (0, 0) if step_state is S.COMPLETED else (code, signal)
     step = StepRecord(state=step_state, start_time=job.start_time or end, end_time=end,
-                      exit_code=code, exit_signal=signal, max_rss_kb=event.max_rss_kb,
+                      exit_code=step_code, exit_signal=step_signal, max_rss_kb=event.max_rss_kb,
                       total_cpu_s=event.total_cpu_s, user_cpu_s=event.user_cpu_s,
                       system_cpu_s=event.system_cpu_s, gpu_util=event.gpu_util,
                       gpu_mem_kb=event.gpu_mem_kb, gpu_idle=event.gpu_idle)
@@ -96,6 +105,7 @@ def _back_to_queue(job: Job, now: float) -> Job:
     return replace(job, state=S.PENDING, reason=Reason.NONE,
                    attempt=job.attempt + 1, allocation={}, start_time=None, end_time=None,
                    launched=False, batch_step=None, steps=(), cancelled_by=None,
+                   allocation_exit_code=None, allocation_exit_signal=0,
                    requeue_requested=False, preempted=False,
                    exit_code=0, exit_signal=0, eligible_time=now, estimated_start=None)
 
@@ -109,6 +119,19 @@ def _cancel_running(job: Job, event: JobCancelled, now: float) -> Transition:
     stopping = replace(job, state=S.COMPLETING, cancelled_by=event.by_uid,
                        requeue_requested=False)
     return Transition(stopping, (SignalJob(job.job_id, job.attempt, job.nodes),))
+
+
+def _end_allocation(job: Job, event: AllocationEnded, now: float) -> Transition:
+    # As a cancel, the holder is stopped; unlike one, the job keeps its command's status.
+    stopping = replace(job, state=S.COMPLETING, allocation_exit_code=event.exit_code,
+                       allocation_exit_signal=event.exit_signal, requeue_requested=False)
+    return Transition(stopping, (SignalJob(job.job_id, job.attempt, job.nodes),))
+
+
+def _end_allocation_again(job: Job, event: AllocationEnded, now: float) -> Transition:
+    # Already stopping (a cancel, a requeue or an earlier end): the first cause stands, and
+    # the nodes are asked again in case the first request was lost.
+    return Transition(job, (SignalJob(job.job_id, job.attempt, job.nodes),))
 
 
 def _cancel_again(job: Job, event: JobCancelled, now: float) -> Transition:
@@ -179,6 +202,8 @@ TRANSITIONS: Mapping[tuple[JobState, type], Handler] = {
     (S.COMPLETING, JobPreempted): _preempt_again,
     (S.RUNNING, JobUpdated): _update,
     (S.RUNNING, NodeFailed): _node_failed,
+    (S.RUNNING, AllocationEnded): _end_allocation,
+    (S.COMPLETING, AllocationEnded): _end_allocation_again,
     (S.COMPLETING, JobStarted): _started,
     (S.COMPLETING, JobFinished): _finished,
     (S.COMPLETING, JobCancelled): _cancel_again,

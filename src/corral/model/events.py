@@ -43,6 +43,16 @@ class JobCancelled:
 
 
 @dataclass(frozen=True, slots=True)
+class AllocationEnded:
+    """The command of an allocation (salloc's, or srun's step outside a job) ended with this
+    status (Slurm's slurm_complete_job): the holder is stopped, and the job ends FAILED with
+    that code when it is not 0, COMPLETED otherwise."""
+
+    exit_code: int = 0
+    exit_signal: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class JobHeld:
     by_uid: int
 
@@ -84,4 +94,4 @@ class NodeFailed:
 
 
 Event = (JobAllocated | JobStarted | JobFinished | JobCancelled | JobHeld | JobReleased
-         | JobRequeued | JobPreempted | JobUpdated | NodeFailed)
+         | JobRequeued | JobPreempted | JobUpdated | NodeFailed | AllocationEnded)

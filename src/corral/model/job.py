@@ -70,6 +70,9 @@ class JobSpec:
     cpus_per_gpu: int | None = None
     mem_per_gpu: int | None = None
     wckey: str | None = None
+    # --gpus/-G: GPUs over the whole job, spread over its nodes in blocks (0: none asked so;
+    # --gpus-per-node is gpus_per_node).
+    gpus: int = 0
 
     def cpus_per_node(self) -> int:
         tasks = self.ntasks_per_node or math.ceil(self.num_tasks / max(1, self.num_nodes))
@@ -132,6 +135,10 @@ class Job:
     exit_signal: int = 0
     batch_step: StepRecord | None = None
     cancelled_by: int | None = None
+    # An allocation's end status as its command reported it (AllocationEnded): the holder's
+    # own exit, once it is stopped, says nothing of the user's work.
+    allocation_exit_code: int | None = None
+    allocation_exit_signal: int = 0
     requeue_requested: bool = False
     preempted: bool = False
     estimated_start: float | None = None

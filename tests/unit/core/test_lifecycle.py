@@ -10,6 +10,7 @@ from corral.core.lifecycle import TRANSITIONS, apply
 from corral.model.effects import LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidTransition
 from corral.model.events import (
+    AllocationEnded,
     JobAllocated,
     JobCancelled,
     JobFinished,
@@ -28,7 +29,7 @@ S = JobState
 ALLOC = {"n1": NodeAllocation(1, 100)}
 EVENTS = [JobAllocated(ALLOC), JobStarted(), JobFinished(), JobCancelled(0), JobHeld(0),
           JobReleased(0), JobRequeued(0), JobUpdated({"time_limit": 5}), NodeFailed("n1"),
-          JobPreempted(9, grace_time=5)]
+          JobPreempted(9, grace_time=5), AllocationEnded(3)]
 
 
 def job_in(state: JobState) -> Job:
@@ -51,6 +52,7 @@ EXPECTED = {
     (S.COMPLETING, JobStarted): S.COMPLETING, (S.COMPLETING, JobFinished): S.COMPLETED,
     (S.COMPLETING, JobCancelled): S.COMPLETING, (S.COMPLETING, NodeFailed): S.NODE_FAIL,
     (S.RUNNING, JobPreempted): S.COMPLETING, (S.COMPLETING, JobPreempted): S.COMPLETING,
+    (S.RUNNING, AllocationEnded): S.COMPLETING, (S.COMPLETING, AllocationEnded): S.COMPLETING,
     **{(s, JobRequeued): S.PENDING for s in JobState if s.is_terminal},
 }
 
@@ -98,6 +100,31 @@ def test_cancel_of_a_running_job_signals_then_ends_cancelled() -> None:
     assert stopping.effects == (SignalJob(7, 0, ("n1",)),)
     ended = apply(stopping.job, JobFinished(exit_signal=15), 6.0).job
     assert (ended.state, ended.cancelled_by, ended.exit_signal) == (S.CANCELLED, 42, 15)
+
+
+@pytest.mark.parametrize("ended, state, reason", [
+    (AllocationEnded(3), S.FAILED, Reason.NON_ZERO_EXIT_CODE),
+    (AllocationEnded(0, 9), S.FAILED, Reason.NON_ZERO_EXIT_CODE),
+    (AllocationEnded(0), S.COMPLETED, Reason.NONE),
+])
+def test_an_allocation_ends_with_its_commands_status_not_its_holders(
+        ended: AllocationEnded, state: JobState, reason: Reason) -> None:
+    stopping = apply(job_in(S.RUNNING), ended, 5.0)
+    assert stopping.effects == (SignalJob(7, 0, ("n1",)),)
+    assert stopping.job.cancelled_by is None
+    # The holder exits 0 on the SIGTERM it is sent; the job keeps the command's status.
+    job = apply(stopping.job, JobFinished(exit_code=0), 6.0).job
+    assert (job.state, job.reason, job.exit_code, job.exit_signal) == (
+        state, reason, ended.exit_code, ended.exit_signal)
+    assert job.batch_step is not None and job.batch_step.state is S.COMPLETED
+    assert (job.batch_step.exit_code, job.batch_step.exit_signal) == (0, 0)
+
+
+def test_a_cancel_before_the_allocation_ends_stays_a_cancel() -> None:
+    cancelled = apply(job_in(S.RUNNING), JobCancelled(by_uid=42), 5.0).job
+    again = apply(cancelled, AllocationEnded(3), 5.5)
+    assert again.job == cancelled and again.effects == (SignalJob(7, 0, ("n1",)),)
+    assert apply(again.job, JobFinished(exit_signal=15), 6.0).job.state is S.CANCELLED
 
 
 def test_requeue_returns_the_job_with_a_new_attempt() -> None:
