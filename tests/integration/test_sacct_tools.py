@@ -109,3 +109,84 @@ def test_an_srun_pty_shell_that_exits_3_fails_its_allocation(
     lines = _job_lines(cluster, job)
     assert lines[0] == f"{job}|FAILED|3:0"
     assert f"{job}.0|FAILED|3:0" in lines
+
+
+# -- the tools' own command lines ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished(cluster: Cluster) -> dict[str, int]:
+    """Three jobs of one workflow name and one of another, all ended, as a tool leaves them."""
+    root = cluster.root / "sacct-tools"
+    root.mkdir(exist_ok=True)
+    jobs = {"ok": cluster.sbatch("-J", "wf-5f1c", "--comment", "rule_a", "--wrap", "true",
+                                 cwd=root),
+            "bad": cluster.sbatch("-J", "wf-5f1c", "--wrap", "exit 2", cwd=root),
+            "other": cluster.sbatch("-J", "other", "--wrap", "true", cwd=root)}
+    for job in jobs.values():
+        cluster.wait_job(job)
+    return jobs
+
+
+def test_snakemakes_status_query(cluster: Cluster, finished: dict[str, int]) -> None:
+    # snakemake_executor_plugin_slurm/job_status_query.py: query_job_status_sacct
+    start = f"{dt.datetime.now() - dt.timedelta(days=2):%Y-%m-%dT%H:00}"
+    out = sacct(cluster, "-X", "--parsable2", "--clusters", "all", "--noheader",
+                "--format=JobIdRaw,State", "--starttime", start, "--endtime", "now",
+                "--name", "wf-5f1c")
+    assert out.splitlines() == [f"{finished['ok']}|COMPLETED", f"{finished['bad']}|FAILED"]
+
+
+def test_snakemakes_efficiency_report_and_node_lookup(cluster: Cluster,
+                                                      finished: dict[str, int]) -> None:
+    # efficiency_report.py: get_sacct_data; __init__.py: the NODE_FAIL node lookup.
+    out = sacct(cluster, "--name=wf-5f1c", "--parsable2", "--noheader",
+                "--format=JobID,JobName,Comment,Elapsed,TotalCPU,NNodes,NCPUS,MaxRSS,ReqMem")
+    rows = [line.split("|") for line in out.splitlines()]
+    assert [row[:3] for row in rows] == [
+        [str(finished["ok"]), "wf-5f1c", "rule_a"], [f"{finished['ok']}.batch", "batch", ""],
+        [str(finished["bad"]), "wf-5f1c", ""], [f"{finished['bad']}.batch", "batch", ""]]
+    node = cluster.job(finished["ok"])["nodes"][0]
+    out = cluster.run("sh", "-c", f"sacct -j {finished['ok']} -n -X -o nodelist%-256",
+                      check=True).stdout
+    assert out == node.ljust(256) + " \n"
+
+
+def test_snakemakes_account_guess(cluster: Cluster, finished: dict[str, int]) -> None:
+    # accounts.py: test_account's fallback through sacct.
+    out = cluster.run("sh", "-c", f'sacct -nu "{getpass.getuser()}" -o Account%256 | tail -1',
+                      check=True).stdout
+    assert out.strip() == cluster.job(finished["other"])["account"]
+
+
+def test_parsls_probe_and_status_query(cluster: Cluster, finished: dict[str, int]) -> None:
+    # parsl/providers/slurm/slurm.py: `sacct -X` decides sacct works, then the status query.
+    assert cluster.run("sacct", "-X").returncode == 0
+    ids = f"{finished['ok']},{finished['bad']}"
+    out = cluster.run("sh", "-c", "sacct --clusters=corral -X --noheader "
+                      f"--format=jobid,state%20 --job '{ids}'", check=True).stdout
+    assert [line.split() for line in out.splitlines()] == [
+        [str(finished["ok"]), "COMPLETED"], [str(finished["bad"]), "FAILED"]]
+
+
+def test_another_cluster_has_none_of_our_jobs(cluster: Cluster, finished: dict[str, int]) -> None:
+    out = sacct(cluster, "-M", "elsewhere", "-X", "-P", "-j", str(finished["ok"]),
+                "-o", "JobID")
+    assert out == "JobID\n"
+
+
+def test_submitits_status_query(cluster: Cluster, finished: dict[str, int]) -> None:
+    # submitit/slurm/slurm.py: SlurmInfoWatcher._make_command
+    out = sacct(cluster, "-o", "JobID,State,NodeList", "--parsable2",
+                "-j", str(finished["ok"]), "-j", str(finished["bad"]))
+    lines = out.splitlines()
+    assert lines[0] == "JobID|State|NodeList"
+    assert [line.split("|")[:2] for line in lines[1:]] == [
+        [str(finished["ok"]), "COMPLETED"], [f"{finished['ok']}.batch", "COMPLETED"],
+        [str(finished["bad"]), "FAILED"], [f"{finished['bad']}.batch", "FAILED"]]
+
+
+def test_an_unsupported_option_is_refused_by_name(cluster: Cluster) -> None:
+    result = cluster.run("sacct", "--units=M")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "sacct: error: --units: option not supported by corral\n")

@@ -16,6 +16,7 @@ from corral.cli import sacct_format as fmt
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import run_command
 from corral.client import Client
+from corral.model.arrays import parse_indices
 from corral.model.states import SHORT_STATE
 from corral.model.timefmt import parse_timestamp
 
@@ -31,14 +32,26 @@ def _options(spec: str, takes_value: bool) -> tuple[Option, ...]:
     return tuple(out)
 
 
-_OPTIONS = _options(
+# Every option of Slurm 22.05's sacct (docs/options.md has the table, pinned by a test).
+OPTIONS = _options(
     "accounts/A constraints/C delimiter endtime/E file/f flags/F gid/g group name nnodes/i "
     "ncpus/I jobs/j timelimit-min/k timelimit-max/K cluster clusters/M nodelist/N units fields "
     "format/o qos/q partition/r reason/R state/s starttime/S uid user/u wckeys/W "
     "associations/x", True) + _options(
     "allusers/a allocations/X brief/b completion/c duplicates/D federation helpformat/e "
     "help-fields help/h local long/l allclusters/L noconvert noheader/n parsable/p "
-    "parsable2/P truncate/T usage/U verbose/v version/V json array t/t", False)
+    "parsable2/P truncate/T usage/U verbose/v version/V json array t/t batch-script/B "
+    "env-vars whole-hetjob use-local-uid yaml", False)
+# Accepted with nothing to do on corral: one cluster, no federation, one record per job (a
+# requeued job's record is its latest run, so -D has no older ones to add), nothing more to
+# say with -v, and every node of the cluster in one local database.
+NO_EFFECT = frozenset({"federation", "local", "duplicates", "verbose", "use-local-uid"})
+# Refused by name: corral keeps no such data (scripts, environments, energy, WCKeys …) or
+# does not filter on it; a tool that needs one learns so instead of reading a wrong answer.
+REFUSED = frozenset({
+    "associations", "batch-script", "completion", "constraints", "env-vars", "file", "flags",
+    "gid", "group", "ncpus", "nnodes", "nodelist", "noconvert", "reason", "timelimit-max",
+    "timelimit-min", "truncate", "units", "wckeys", "whole-hetjob", "yaml"})
 
 _EXTRA_STATES = {"S": "SUSPENDED", "RQ": "REQUEUED", "RS": "RESIZING", "RV": "REVOKED",
                  "SE": "SPECIAL_EXIT", "ST": "STOPPED"}
@@ -86,6 +99,10 @@ class SacctOptions:
     header: bool = True
     no_steps: bool = False
     as_json: bool = False
+    qos: list[str] = field(default_factory=list)
+    # -M: the clusters asked for; None when every one is (no -M, -M all, -L).
+    clusters: list[str] | None = None
+    expand_arrays: bool = False
 
 
 def _split(value: str) -> list[str]:
@@ -100,7 +117,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     """sacct's command line, as Slurm's getopt_long reads it; raises SacctExit to stop early."""
     env = os.environ if environ is None else environ
     try:
-        pairs, rest = parse("sacct", argv, _OPTIONS, stop_at_positional=False)
+        pairs, rest = parse("sacct", argv, OPTIONS, stop_at_positional=False)
     except OptionError as exc:
         raise SacctExit(f'{exc}\nTry "sacct --help" for more information\n') from None
     opts = SacctOptions()
@@ -108,6 +125,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     brief = long_output = False
     for key, raw in pairs:
         value = raw or ""
+        if key in REFUSED:
+            raise SacctExit(f"sacct: error: --{key}: option not supported by corral\n")
         if key == "allusers":
             opts.all_users = True
         elif key == "accounts":
@@ -151,6 +170,16 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
             opts.no_steps = True
         elif key == "json":
             opts.as_json = True
+        elif key in ("clusters", "cluster"):
+            # As Slurm's: "all" or -1 is every cluster; names are not checked here.
+            names = [name.lower() for name in _split(value)]
+            opts.clusters = None if {"all", "-1"} & set(names) else names
+        elif key == "allclusters":
+            opts.clusters = None
+        elif key == "qos":
+            opts.qos += _split(value)
+        elif key == "array":
+            opts.expand_arrays = True
     if rest:
         raise SacctExit("sacct: error: Unknown arguments:\n"
                         + "".join(f"sacct: error:  {arg}\n" for arg in rest))
@@ -213,10 +242,13 @@ def select_views(records: Sequence[Mapping[str, Any]], opts: SacctOptions, now: 
             continue
         if opts.accounts and rec.get("account") not in opts.accounts:
             continue
+        if opts.qos and rec.get("qos") not in opts.qos:
+            continue
         chosen = [step for job, step in opts.jobs if _matches(rec, job)]
         if opts.jobs and not chosen:
             continue
-        for view in fmt.job_views(rec, now, tz):
+        for view in (view for task in _tasks(rec, opts.expand_arrays)
+                     for view in fmt.job_views(task, now, tz)):
             step_id = None if view.step is None else str(view.step.get("step_id"))
             if step_id is None:
                 keep = not opts.jobs or None in chosen
@@ -226,6 +258,15 @@ def select_views(records: Sequence[Mapping[str, Any]], opts: SacctOptions, now: 
             if keep:
                 views.append(view)
     return views
+
+
+def _tasks(rec: Mapping[str, Any], expand: bool) -> list[Mapping[str, Any]]:
+    """--array: the pending remainder of an array (``N_[1-5]``) as one line per task."""
+    folded = rec.get("array_tasks")
+    if not expand or not folded or rec.get("state") != "PENDING":
+        return [rec]
+    return [{**rec, "array_task_string": None, "array_task_id": index}
+            for index in parse_indices(str(folded).partition("%")[0])]
 
 
 def render_table(views: Sequence[fmt.RowView], opts: SacctOptions) -> str:
@@ -322,6 +363,10 @@ def _body(client: Client, args: list[str]) -> int:
     job_ids = list(dict.fromkeys(job for job, _ in opts.jobs)) or None
     records = client.history(user=users, all_users=all_users, job_ids=job_ids, start=start,
                              end=end, states=opts.states or None)
+    if opts.clusters is not None and _cluster_name(client) not in opts.clusters:
+        # Slurm 22.05's sacct does not check -M's names: slurmdbd answers a cluster it does
+        # not know with no jobs (a table that does not exist), and so does corral.
+        records = []
     views = select_views(records, opts, now)
     if opts.as_json:
         text = json.dumps(to_json(views), indent=2).replace("/", "\\/")
@@ -329,6 +374,10 @@ def _body(client: Client, args: list[str]) -> int:
     else:
         sys.stdout.write(render_table(views, opts))
     return 0
+
+
+def _cluster_name(client: Client) -> str:
+    return str(client.config().get("ClusterName") or fmt.CLUSTER).lower()
 
 
 def main(argv: list[str] | None = None) -> int:
