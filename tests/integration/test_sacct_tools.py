@@ -190,3 +190,30 @@ def test_an_unsupported_option_is_refused_by_name(cluster: Cluster) -> None:
     result = cluster.run("sacct", "--units=M")
     assert (result.returncode, result.stdout, result.stderr) == (
         1, "", "sacct: error: --units: option not supported by corral\n")
+
+
+# -- sbatch --test-only on a busy cluster (kept last: it fills the cluster for a moment) -------
+
+
+def test_test_only_names_the_start_and_nodes_of_a_job_that_must_wait(
+        cluster: Cluster, workdir: Path) -> None:
+    busy = [cluster.sbatch("-N1", "-c2", "-t", "10", "--wrap", "sleep 300", cwd=workdir)
+            for _ in range(2)]
+    try:
+        for job in busy:
+            cluster.wait_job(job, ("RUNNING",))
+        result = cluster.run("sbatch", "--test-only", "-N2", "-c2", "-t", "5", "--wrap", "true",
+                             cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        words = result.stderr.split()
+        assert words[:2] == ["sbatch:", "Job"] and words[3:6] == ["to", "start", "at"]
+        # Both nodes are free when the busy jobs' limits end, 10 minutes from their start.
+        ends = max(cluster.job(job)["start_time"] for job in busy) + 600
+        start = dt.datetime.fromisoformat(words[6]).timestamp()
+        assert ends - 2 <= start <= ends + 2
+        assert words[7:] == ["using", "4", "processors", "on", "nodes", "node[1-2]", "in",
+                             "partition", cluster.job(busy[0])["partition"]]
+    finally:
+        cluster.run("scancel", *map(str, busy))
+        for job in busy:
+            cluster.wait_job(job)

@@ -8,6 +8,7 @@ import gc
 import grp
 import json
 import logging
+import math
 import pwd
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -249,9 +250,16 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
             return {"job_id": job.job_id}
         result = c.jobs.test_only(job)
         start = next((s for s in result.starts if s.job_id == job.job_id), None)
+        if start is not None:
+            return {"job_id": job.job_id, "partition": job.partition, "cpus": job.num_cpus,
+                    "start_time": c.clock(), "nodes": list(start.allocation)}
+        # It cannot start now: where and when the pass reserved for it (Slurm's will_run).
+        held = next((r for r in result.reservations if r.job_id == job.job_id), None)
+        when = result.estimates.get(job.job_id)
+        if when is None and held is not None and held.start != math.inf:
+            when = held.start
         return {"job_id": job.job_id, "partition": job.partition, "cpus": job.num_cpus,
-                "start_time": c.clock() if start else result.estimates.get(job.job_id),
-                "nodes": list(start.allocation) if start else []}
+                "start_time": when, "nodes": sorted(held.nodes) if held else []}
 
     @app.get("/api/v1/jobs", response_model=list[dict[str, Any]])
     async def list_jobs(user: str | None = None, job_id: str | None = None,
