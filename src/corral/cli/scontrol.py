@@ -21,11 +21,20 @@ from corral.model.timefmt import parse_time_limit
 VERSION = "slurm-wlm 22.05.8"
 NICE_LIMIT = 2147483645
 _NODE_STATES = ("DRAIN", "DOWN", "RESUME", "UNDRAIN")
-_OPTIONS = (
+# Every option of Slurm 22.05's scontrol (docs/options.md has the table, pinned by a test).
+OPTIONS = (
     Option("all", "a", False), Option("details", "d", False), Option("help", "h", False),
     Option("clusters", "M"), Option("oneliner", "o", False), Option("quiet", "Q", False),
     Option("verbose", "v", False), Option("version", "V", False),
+    Option("federation", None, False), Option("future", "F", False),
+    Option("hide", None, False), Option("json", None, False), Option("local", None, False),
+    Option("sibling", None, False), Option("uid", "u"), Option("yaml", None, False),
 )
+# Nothing to do on corral: no hidden partitions (-a, --hide), no FUTURE nodes (-F), one
+# cluster and no federation, no per-CPU detail to add (-d), nothing more to say (-v).
+NO_EFFECT = frozenset({"all", "details", "federation", "future", "hide", "local", "sibling",
+                       "verbose"})
+REFUSED = frozenset({"json", "yaml", "uid"})
 _USAGE = """\
 Usage: scontrol [-o] [-V] COMMAND
   show job [ID] | node [NAME] | partition [NAME] | config | hostnames LIST | hostlist LIST
@@ -43,6 +52,7 @@ class Invocation:
     one_liner: bool = False
     quiet: bool = False
     words: list[str] = field(default_factory=list)
+    clusters: str | None = None  # -M, checked against the cluster's name before anything
 
 
 def parse_args(argv: Sequence[str]) -> Invocation:
@@ -50,10 +60,14 @@ def parse_args(argv: Sequence[str]) -> Invocation:
 
     Raises OptionError, worded as getopt_long words it, for an unknown option.
     """
-    pairs, words = parse("scontrol", argv, _OPTIONS, stop_at_positional=False)
+    pairs, words = parse("scontrol", argv, OPTIONS, stop_at_positional=False)
     inv = Invocation(words=words)
-    for name, _ in pairs:
-        if name == "oneliner":
+    for name, value in pairs:
+        if name in REFUSED:
+            raise CommandError(f"--{name}: option not supported by corral")
+        if name == "clusters":
+            inv.clusters = value
+        elif name == "oneliner":
             inv.one_liner = True
         elif name == "quiet":
             inv.quiet = True
@@ -114,6 +128,8 @@ class Scontrol:
     def run(self) -> int:
         if not self.inv.words:
             raise CommandError("no command given (interactive mode is not supported)")
+        if self.inv.clusters is not None:
+            self.check_clusters(self.inv.clusters)
         command, args = self.inv.words[0], self.inv.words[1:]
         handlers: list[tuple[str, int, Callable[[list[str]], int]]] = [
             ("show", 3, self.show), ("ping", 3, self.ping), ("version", 4, self.version),
@@ -357,6 +373,16 @@ class Scontrol:
                            403: "Access/permission denied"}.get(exc.status, exc.message)
                 _say(self.err, f"slurm_update error: {message}")
         return code
+
+
+    def check_clusters(self, names: str) -> None:
+        """-M: this cluster (or all, which is this one); any other, in Slurm's words."""
+        local = str(self.client.config().get("ClusterName") or "corral").lower()
+        for name in (n.strip() for n in names.split(",")):
+            if name.lower() not in (local, "all"):
+                raise CommandError(
+                    f"'{name}' can't be reached now, or it is an invalid entry for --cluster.  "
+                    "Use 'sacctmgr list clusters' to see available clusters.")
 
 
 def _nice(value: str) -> int:

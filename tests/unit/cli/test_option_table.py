@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from corral.cli import lsf_options, pbs_options, salloc, sbatch_options, scancel, sinfo, squeue
+from corral.cli import (
+    lsf_options,
+    pbs_options,
+    sacct,
+    salloc,
+    sbatch_options,
+    scancel,
+    scontrol,
+    sinfo,
+    squeue,
+)
 from corral.cli import srun_options as srun
 from corral.cli.srun_options import SrunError, parse_command_line
 
@@ -42,7 +52,7 @@ def test_srun_rows_are_its_parser_with_the_same_classes() -> None:
 
 @pytest.mark.parametrize("command, module", [
     ("sbatch", sbatch_options), ("salloc", salloc), ("squeue", squeue), ("sinfo", sinfo),
-    ("scancel", scancel)])
+    ("scancel", scancel), ("sacct", sacct), ("scontrol", scontrol)])
 def test_accepted_rows_are_exactly_the_parsers_options(command: str, module: object) -> None:
     rows = table()[command]
     accepted = {n for n, c in rows.items() if c != "unrecognized"}
@@ -66,3 +76,12 @@ def test_bsub_rows_follow_its_two_lists() -> None:
 
 def test_qsub_rows_are_its_getopt_letters() -> None:
     assert set(table()["qsub"]) == set(pbs_options.QSUB_SPEC.replace(":", ""))
+
+
+@pytest.mark.parametrize("command, module", [("sacct", sacct), ("scontrol", scontrol)])
+def test_refused_and_no_effect_rows_follow_the_commands_lists(command: str,
+                                                              module: object) -> None:
+    rows = table()[command]
+    assert set(rows) == names(module.OPTIONS)  # type: ignore[attr-defined]
+    assert {n for n, c in rows.items() if c == "refused"} == module.REFUSED  # type: ignore[attr-defined]
+    assert {n for n, c in rows.items() if c == "no effect"} == module.NO_EFFECT  # type: ignore[attr-defined]
