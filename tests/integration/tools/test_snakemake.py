@@ -4,6 +4,7 @@ plugin's --parsable, --comment, --export and -D options), polled with sacct or s
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 from pathlib import Path
@@ -58,7 +59,10 @@ def test_snakemake_runs_a_dag_and_reports_a_failing_rule(
     (workdir / "Snakefile").write_text(SNAKEFILE)
     # One run: the two parts and the broken rule are the first round of jobs, the join the
     # second (--keep-going lets the branch that does not depend on the failure finish).
-    run = _snakemake(cluster, workdir, status, *(["--slurm-array-jobs", "part"] if arrays else []))
+    # Arrays for the parts, or else the plugin's efficiency report (sacct --name of the run).
+    extra = (["--slurm-array-jobs", "part"] if arrays else
+             ["--slurm-efficiency-report", "--slurm-efficiency-report-path", str(workdir / "eff")])
+    run = _snakemake(cluster, workdir, status, *extra)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     lines = (workdir / "joined.txt").read_text().splitlines()
@@ -83,3 +87,10 @@ def test_snakemake_runs_a_dag_and_reports_a_failing_rule(
     logs = sorted(p.name for p in (workdir / ".snakemake" / "slurm_logs" / "rule_part").rglob("*.log"))
     if arrays:
         assert len(logs) == 2 and all("_" in name for name in logs), logs
+    else:
+        # One row per job step (the srun of each rule), its rule from the job's comment.
+        (report,) = (workdir / "eff").glob("efficiency_report_*.csv")
+        table = list(csv.DictReader(report.open()))
+        assert sorted(row["RuleName"].split("_wildcards")[0] for row in table) == [
+            "rule_broken", "rule_join", "rule_part", "rule_part"], table
+        assert {row["RequestedMem_MB"] for row in table} == {"400.0"}, table
