@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pwd
 import re
 import sys
@@ -20,7 +21,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("name", "n"), Option("jobname"), Option("partition", "p"),
     Option("quiet", "Q", False), Option("signal", "s"), Option("state", "t"), Option("user", "u"),
     Option("verbose", "v", False), Option("version", "V", False), Option("help", None, False),
-    Option("usage", None, False),
+    Option("usage", None, False), Option("me", None, False),
 )
 
 USAGE = """\
@@ -35,6 +36,7 @@ Usage: scancel [OPTIONS] [job_id[_array_id][.step_id]]
   -b, --batch                     signal batch shell for specified job
   -f, --full                      signal batch shell and all steps for specified job
   -i, --interactive               require response from user for each job
+      --me                        equivalent to --user=<my username>
   -n, --name=job_name             act only on jobs with this name
   -p, --partition=partition       act only on jobs in this partition
   -Q, --quiet                     disable warnings
@@ -85,6 +87,14 @@ def _known_user(name: str) -> bool:
     return True
 
 
+def _my_name() -> str:
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def parse_selection(argv: Sequence[str],
                     user_exists: Callable[[str], bool] = _known_user) -> dict[str, Any]:
     """The controller's cancel request for a command line (keys left out when not asked).
@@ -120,6 +130,8 @@ def parse_selection(argv: Sequence[str],
             if not user_exists(arg):
                 raise CommandError(f"Invalid user name: {arg}")
             selection["user"] = arg
+        elif key == "me":  # simple_slurm's cancel_all runs `scancel --me`
+            selection["user"] = _my_name()
         elif key in ("verbose", "quiet", "full"):
             selection[key] = True
     job_ids = [parse_job_id(text) for text in operands]
