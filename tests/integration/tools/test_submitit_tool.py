@@ -120,3 +120,25 @@ def test_cancel_ends_a_running_job_as_cancelled(slurm_env: Path) -> None:
     assert job.done(force_check=True)
     # (job.exception() would now wait submitit's 15 s for a result file that never comes.)
     assert "CANCELLED" in (job.stderr() or "")
+
+
+def test_a_job_over_two_nodes_runs_one_task_per_node(slurm_env: Path) -> None:
+    def _rank() -> tuple[int, int, int, list[str]]:
+        env = submitit.JobEnvironment()  # read from SLURM_PROCID, _NODEID, _JOB_NODELIST …
+        return env.global_rank, env.node, env.num_tasks, env.hostnames
+
+    executor = submitit.AutoExecutor(folder=slurm_env / "multi" / "%j", cluster="slurm")
+    executor.update_parameters(timeout_min=2, slurm_mem="200MB", nodes=2, tasks_per_node=1)
+    job = executor.submit(_rank)
+    # submitit reads one result file per task (%j_%t_result.pkl), written by srun's tasks.
+    assert job.results() == [(0, 0, 2, ["node1", "node2"]), (1, 1, 2, ["node1", "node2"])]
+    assert _state(job) == "COMPLETED"
+
+
+def test_a_batch_of_submissions_becomes_one_array(slurm_env: Path) -> None:
+    executor = submitit.AutoExecutor(folder=slurm_env / "batch" / "%j", cluster="slurm")
+    executor.update_parameters(timeout_min=2, slurm_mem="200MB", slurm_array_parallelism=2)
+    with executor.batch():
+        jobs = [executor.submit(pow, x, 3) for x in range(4)]
+    assert len({j.job_id.split("_")[0] for j in jobs}) == 1
+    assert [j.result() for j in jobs] == [0, 1, 8, 27]
