@@ -405,6 +405,12 @@ class Supervisor:
         for name, text in (self.launch.get("files") or {}).items():
             # Files the job reads (PBS_NODEFILE): readable by the job's user, in our directory.
             write_atomic(self.dir / name, text.encode(), mode=0o644)
+        if self.launch["environment"].get("TMPDIR") == "@JOBDIR@/tmp":
+            # A PBS job's private TMPDIR: the user's alone, removed with our directory at the end.
+            tmp = self.dir / "tmp"
+            tmp.mkdir(mode=0o700, exist_ok=True)
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, int(self.launch["uid"]), int(self.launch["gid"]))
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         self._isolate()
         error = self._spawn()

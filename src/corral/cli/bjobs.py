@@ -32,9 +32,11 @@ VERSION = "IBM Spectrum LSF 10.1.0.0 (corral)"
 OPTIONS: dict[str, bool] = {
     "a": False, "d": False, "p": False, "r": False, "s": False, "l": False, "w": False,
     "noheader": False, "h": False, "V": False, "u": True, "q": True, "J": True,
+    "o": True, "json": False,
 }
 USAGE = """\
 Usage: bjobs [-h] [-V] [-w | -l] [-a] [-d] [-p] [-s] [-r] [-noheader]
+             [-o "field_name[:[-]output_width] ... [delimiter='character']"] [-json]
              [-q queue_name] [-u user_name | -u all] [-J name_spec]
              [jobId | "jobId[idxList]" ...]"""
 
@@ -350,6 +352,7 @@ class Request:
         self.name: str | None = None
         self.ids: list[tuple[int, list[int] | None]] = []
         self.id_texts: list[str] = []
+        self.output: str | None = None
 
 
 def _expand_flags(argv: Sequence[str]) -> list[str]:
@@ -394,10 +397,14 @@ def parse_request(argv: Sequence[str]) -> Request:
             req.queue = value
         elif name == "J":
             req.name = value
+        elif name == "o":
+            req.output = value
         else:
             req.flags.add(name)
     if "l" in req.flags and "w" in req.flags:
         raise LsfError("bjobs: options -l and -w are exclusive")
+    if req.output is not None and req.flags & {"l", "w"}:
+        raise LsfError("bjobs: option -o cannot be used with -l or -w")
     for text in operands:
         if text == "0":
             continue
@@ -509,9 +516,32 @@ def _body(client: Client, argv: list[str]) -> int:
     rows = select(jobs, req, wanted_states(req.flags, bool(req.ids)))
     missing = [text for text, (job_id, _) in zip(req.id_texts, req.ids, strict=True)
                if not any(r.job_id == job_id for r in rows)]
+    if req.output is not None or "json" in req.flags:
+        return _custom(req, rows, missing, now)
     if rows:
         sys.stdout.write(render(rows, req.flags, now))
         sys.stdout.flush()
+    for text in missing:
+        print(f"Job <{text}> is not found", file=sys.stderr)
+    if not rows and not missing:
+        print(none_found(req.flags), file=sys.stderr)
+    return 255 if missing or not rows else 0
+
+
+def _custom(req: Request, rows: Sequence[Row], missing: Sequence[str], now: float) -> int:
+    """-o and -json (psij polls with `-o "JOBID STAT ..." -json -a IDS`)."""
+    from corral.cli import bjobs_fields
+
+    try:
+        layout = bjobs_fields.parse_layout(req.output) if req.output is not None else None
+    except LsfError as exc:
+        print(exc.message, file=sys.stderr)
+        return 255
+    if "json" in req.flags:
+        sys.stdout.write(bjobs_fields.json_report(rows, layout, now, missing))
+        return 255 if missing else 0
+    assert layout is not None
+    sys.stdout.write(bjobs_fields.table(rows, layout, now, "noheader" not in req.flags))
     for text in missing:
         print(f"Job <{text}> is not found", file=sys.stderr)
     if not rows and not missing:

@@ -78,6 +78,22 @@ def _read_stdin() -> str:
     return sys.stdin.read()
 
 
+def _job_script(operands: Sequence[str]) -> str | None:
+    """`bsub [options] job_script`: as at a site with LSB_BSUB_PARSE_SCRIPT=Y (LSF 10.1), a
+    lone operand naming a text file is the job script, its #BSUB lines read as from stdin
+    (psij submits this way). A binary, or a command with arguments, stays a command."""
+    if len(operands) != 1 or not os.path.isfile(operands[0]):
+        return None
+    try:
+        with open(operands[0], "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if b"\0" in data[:4096]:
+        return None
+    return data.decode("utf-8", errors="surrogateescape")
+
+
 def _records(client: Client, job_id: int) -> list[dict[str, Any]]:
     jobs = [j for j in client.jobs(job_ids=[str(job_id)])
             if j["job_id"] == job_id or j.get("array_job_id") == job_id]
@@ -134,11 +150,12 @@ def submit(argv: Sequence[str], client: Client) -> int:
         return 0
     check_supported(found)
     script_found: list[tuple[str, str | None]] = []
-    if operands:
+    job_script = _job_script(operands)
+    if operands and job_script is None:
         command = command_line(operands)
         script = f"#!/bin/sh\n{command}\n"
     else:
-        script = _read_stdin()
+        script = _read_stdin() if job_script is None else job_script
         if not script.strip():
             raise LsfError("No command is specified in the script file"
                            if not sys.stdin.isatty() else "No command is specified")

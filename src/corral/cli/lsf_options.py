@@ -29,8 +29,9 @@ class LsfError(Exception):
 # --------------------------------------------------------------------------- command lines
 
 # Option name → takes a value. LSF's options are single-dash words (-gpu, -oo, -Jd).
-# -P, -G, -L, -app and -sla are taken and have no effect: corral has no LSF projects, user
-# groups, login shells, application profiles or service classes, and scripts carry them.
+# -P names the job's account (LSF projects are what sites account by). -G, -L, -app and -sla
+# are taken and have no effect: corral has no LSF user groups, login shells, application
+# profiles or service classes, and scripts carry them.
 BSUB_OPTIONS: dict[str, bool] = {
     "J": True, "Jd": True, "n": True, "W": True, "q": True, "o": True, "oo": True, "e": True,
     "eo": True, "i": True, "R": True, "gpu": True, "w": True, "cwd": True, "b": True, "M": True,
@@ -225,13 +226,81 @@ _SECTION = re.compile(r"\s*(select|order|rusage|span|same|cu|affinity|filter)\s*
 class ResReq:
     """What corral takes from the -R strings: memory per slot, host spread, GPUs."""
 
-    __slots__ = ("mem_mb", "hosts", "ptile", "gpus")
+    __slots__ = ("mem_mb", "hosts", "ptile", "gpus", "constraint")
 
     def __init__(self) -> None:
         self.mem_mb: int | None = None
         self.hosts: int | None = None
         self.ptile: int | None = None
         self.gpus: int | None = None
+        self.constraint: str | None = None  # select[...] as a Slurm --constraint
+
+
+# select[] terms: a host resource name, an operator, a parenthesis, or a comparison.
+_SELECT_TOKEN = re.compile(r"\s*(?:(&&|\|\||[()!])|([A-Za-z_][A-Za-z0-9_.\-]*)"
+                           r"(?:\s*(==|!=|>=|<=|=|>|<)\s*([A-Za-z0-9_.\-]+))?)")
+# Comparisons every host satisfies: LSF's host types "any" and "local" mean no restriction.
+_TRIVIAL = {("type", "any"), ("type", "local")}
+
+
+def select_constraint(body: str) -> str | None:
+    """select[a && (b || c)] → `a&(b|c)`: the boolean resources LSF selects hosts by are
+    corral's node features. A comparison (mem>4000, ncpus>=8) or a negation has no node
+    feature to stand for it and is refused by name rather than ignored. None: any host."""
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while body[pos:].strip():
+        match = _SELECT_TOKEN.match(body, pos)
+        if match is None or match.end() == pos:
+            raise LsfError("Bad resource requirement syntax")
+        pos = match.end()
+        op, name, cmp, value = match.groups()
+        if op == "!":
+            raise LsfError(f"select[{body.strip()}]: negation is not supported by corral")
+        if op:
+            tokens.append(("op", op))
+        elif cmp is not None and (name.lower(), value.lower()) not in _TRIVIAL:
+            raise LsfError(f"select[{body.strip()}]: {name}{cmp}{value}: corral selects hosts "
+                           "by resource names (node features) only")
+        else:
+            tokens.append(("name", "" if cmp is not None else name))
+    result, rest = _select_or(tokens)
+    if rest:
+        raise LsfError("Bad resource requirement syntax")
+    return result or None
+
+
+def _select_or(tokens: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """An `a || b` list; "" (any host) when one side is true for every host."""
+    left, tokens = _select_and(tokens)
+    parts = [left]
+    while tokens[:1] == [("op", "||")]:
+        right, tokens = _select_and(tokens[1:])
+        parts.append(right)
+    return ("" if "" in parts else "|".join(parts)), tokens
+
+
+def _select_and(tokens: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    left, tokens = _select_factor(tokens)
+    parts = [left]
+    while tokens[:1] == [("op", "&&")]:
+        right, tokens = _select_factor(tokens[1:])
+        parts.append(right)
+    return "&".join(p for p in parts if p), tokens
+
+
+def _select_factor(tokens: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    if not tokens:
+        raise LsfError("Bad resource requirement syntax")
+    kind, text = tokens[0]
+    if kind == "name":
+        return text, tokens[1:]
+    if text != "(":
+        raise LsfError("Bad resource requirement syntax")
+    inner, rest = _select_or(tokens[1:])
+    if rest[:1] != [("op", ")")]:
+        raise LsfError("Bad resource requirement syntax")
+    return (f"({inner})" if "|" in inner and inner else inner), rest[1:]
 
 
 def _sections(text: str) -> list[tuple[str, str]]:
@@ -306,6 +375,12 @@ def parse_resreq(strings: Sequence[str]) -> ResReq:
                         req.ptile = _positive(value.split("!", 1)[0]) if value != "!" else None
                     elif key != "block" or not value.isdigit():
                         raise LsfError("Bad resource requirement syntax")
+            elif name == "select":
+                found = select_constraint(body)
+                if found and req.constraint and found != req.constraint:
+                    req.constraint = f"({req.constraint})&({found})"
+                elif found:
+                    req.constraint = found
             elif body.count("(") != body.count(")"):
                 raise LsfError("Bad resource requirement syntax")
     if req.hosts is not None and req.ptile is not None:
@@ -559,4 +634,8 @@ def build_request(opts: Options, *, script: str, command: str, cwd: str,
         request["mail_user"] = opts.get("u")
     if opts.get("Jd"):
         request["comment"] = opts.get("Jd")
+    if opts.get("P"):
+        request["account"] = opts.get("P")
+    if res.constraint:
+        request["constraint"] = res.constraint
     return request

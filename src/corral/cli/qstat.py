@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from corral.cli import qstat_format as fmt
+from corral.cli import qstat_queues
 from corral.cli.pbs_options import (
     EXIT_HISTJOBID,
     EXIT_UNKJOBID,
@@ -24,7 +25,7 @@ from corral.cli.pbs_options import (
 from corral.client import Client
 
 VERSION = "pbs_version = 2022.1.0"
-SPEC = "afHiJnrtu:x"
+SPEC = "aD:fF:HiJnQrtu:x"
 # PBS prints "usage: " with its trailing blank.
 USAGE = "usage: \n" + """\
 qstat [-f] [-J] [-p] [-t] [-x] [-E] [ job_identifier... | destination... ]
@@ -52,6 +53,8 @@ class Request:
         self.history = "x" in flags or "H" in flags
         self.subjobs = "t" in flags
         self.users = [u.split("@")[0] for u in flags["u"].split(",")] if "u" in flags else None
+        # -F json|dsv: the full listing in a form a program reads (psij polls with -f -F json).
+        self.format = flags.get("F", "").lower() or None
 
 
 def parse(argv: Sequence[str]) -> Request:
@@ -59,6 +62,9 @@ def parse(argv: Sequence[str]) -> Request:
     flags = dict(found)
     if sum(f in flags for f in "aiHr") > 1:
         raise OptionProblem("")
+    if "F" in flags and (flags["F"].lower() not in ("json", "dsv") or "f" not in flags):
+        raise OptionProblem("qstat: -F is only valid with -f, as json or dsv"
+                            if "f" not in flags else f"qstat: invalid -F value: {flags['F']}")
     return Request(flags, operands)
 
 
@@ -83,6 +89,7 @@ class Printer:
         self.server = server
         self.now = now
         self.header_done = False
+        self.collected: list[fmt.PbsJob] = []
 
     def print(self, jobs: Iterable[fmt.PbsJob]) -> None:
         request = self.request
@@ -94,6 +101,10 @@ class Printer:
                 if "n" in request.flags and job.kind != "array":
                     for line in fmt.node_lines(job.record):
                         print(line)
+            elif request.format == "json":
+                self.collected.append(job)  # one document for all of them, printed at the end
+            elif request.format == "dsv":
+                print(fmt.dsv_line(job, self.server, self.now, request.flags.get("D") or "|"))
             elif request.full:
                 print(fmt.full_listing(job, self.server, self.now))
             else:
@@ -154,7 +165,10 @@ def _body(client: Client, argv: list[str]) -> int:
             print(exc, file=sys.stderr)
         sys.stderr.write(USAGE)
         return 2
-    printer = Printer(request, str(client.ping()["controller"]), time.time())
+    server = str(client.ping()["controller"])
+    if "Q" in request.flags:
+        return qstat_queues.show(client, request.operands, full=request.full, server=server)
+    printer = Printer(request, server, time.time())
     job_ids = [o for o in request.operands if o[:1].isdigit()]
     queues = {o.split("@")[0] for o in request.operands if not o[:1].isdigit()}
     failed = 0
@@ -164,6 +178,8 @@ def _body(client: Client, argv: list[str]) -> int:
         jobs = fmt.group(_records(client, request, None), subjobs=request.subjobs)
         printer.print(j for j in jobs if _shown(j, request)
                       and (not queues - {""} or j.record.get("partition") in queues))
+    if request.format == "json":
+        print(fmt.json_report(printer.collected, server, printer.now, VERSION.split(" = ")[1]))
     return failed
 
 

@@ -379,3 +379,44 @@ def full_listing(job: PbsJob, server: str, now: float) -> str:
     lines = [f"Job Id: {job.job_id(server)}"]
     lines += [attribute(k, v) for k, v in full_attributes(job, server, now)]
     return "\n".join(lines) + "\n"
+
+
+# -- qstat -f -F json / dsv --------------------------------------------------------------------
+
+def _json_value(value: str) -> Any:
+    """PBS prints a value that reads as a number as a JSON number (Exit_status, ncpus)."""
+    if value.lstrip("-").isdigit() and not (len(value) > 1 and value.startswith("0")):
+        return int(value)
+    return value
+
+
+def json_job(job: PbsJob, server: str, now: float) -> dict[str, Any]:
+    """One job's attributes as `qstat -f -F json` nests them: `Resource_List.ncpus` becomes
+    "Resource_List": {"ncpus": 1}."""
+    out: dict[str, Any] = {}
+    for name, value in full_attributes(job, server, now):
+        head, dot, rest = name.partition(".")
+        if dot:
+            out.setdefault(head, {})[rest] = _json_value(value)
+        else:
+            out[name] = _json_value(value)
+    return out
+
+
+def json_report(jobs: Iterable[PbsJob], server: str, now: float, version: str) -> str:
+    """The whole report, laid out as PBS Pro lays it out (4-space indent, no blank after `:`)."""
+    import json
+
+    report = {"timestamp": int(now), "pbs_version": version, "pbs_server": server,
+              "Jobs": {job.job_id(server): json_job(job, server, now) for job in jobs}}
+    return json.dumps(report, indent=4, separators=(",", ":"))
+
+
+def dsv_line(job: PbsJob, server: str, now: float, delimiter: str = "|") -> str:
+    """`qstat -f -F dsv`: one line per job, `name=value` fields, the delimiter escaped with `\\`."""
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(delimiter, "\\" + delimiter)
+
+    fields = [f"Job Id: {job.job_id(server)}"]
+    fields += [f"{k}={esc(v)}" for k, v in full_attributes(job, server, now)]
+    return delimiter.join(fields)

@@ -147,12 +147,22 @@ def _sizing_environment(job: Job) -> dict[str, str]:
 def _pbs_environment(job: Job, nodes: list[str]) -> dict[str, str]:
     spec = job.spec
     server = socket.gethostname()  # this runs in the controller: PBS's "server" is its host
+    first = job.allocation.get(nodes[0]) if nodes else None
+    ncpus = str(first.cpus if first is not None else spec.cpus_per_node())
     env = {"PBS_JOBID": f"{job.job_id}.{server}", "PBS_JOBNAME": job.name, "PBS_O_WORKDIR": spec.work_dir,
            "PBS_O_HOST": spec.submit_host, "PBS_QUEUE": job.partition,
-           "PBS_O_LOGNAME": spec.user, "PBS_ENVIRONMENT": "PBS_BATCH",
+           "PBS_O_LOGNAME": spec.user, "PBS_ENVIRONMENT": "PBS_BATCH", "ENVIRONMENT": "BATCH",
            # One line per CPU on each node, as PBS writes its node file; the supervisor writes
            # the file itself (see supervisor.py) at this path inside the job's directory.
-           "PBS_NODEFILE": "@JOBDIR@/pbs_nodefile"}
+           "PBS_NODEFILE": "@JOBDIR@/pbs_nodefile",
+           # PBS Pro sets both from the first chunk's ncpus (ompthreads defaults to ncpus):
+           # OpenMP programs from university guides size their thread pools by them.
+           "NCPUS": ncpus, "OMP_NUM_THREADS": ncpus,
+           # A private directory the supervisor creates for the job and removes at its end.
+           "TMPDIR": "@JOBDIR@/tmp",
+           "PBS_NODENUM": "0", "PBS_TASKNUM": "1"}
+    if spec.account:
+        env["PBS_ACCOUNT"] = spec.account
     if job.array_task_id is not None:
         env["PBS_ARRAY_INDEX"] = str(job.array_task_id)
         env["PBS_ARRAY_ID"] = f"{job.array_job_id}[].{server}"
@@ -165,7 +175,15 @@ def _lsf_environment(job: Job) -> dict[str, str]:
     env = {"LSB_JOBID": str(job.array_job_id or job.job_id), "LSB_JOBNAME": job.name,
            "LSB_HOSTS": " ".join(hosts), "LSB_QUEUE": job.partition,
            "LSB_JOBINDEX": str(job.array_task_id if job.array_task_id is not None else 0),
-           "LSB_DJOB_NUMPROC": str(len(hosts)), "LS_SUBCWD": job.spec.work_dir}
+           "LSB_DJOB_NUMPROC": str(len(hosts)), "LS_SUBCWD": job.spec.work_dir,
+           # bsub's documented job variables besides: hosts with their slot counts, the
+           # submission host, the slot count a parallel job may use.
+           "LSB_MCPU_HOSTS": " ".join(f"{name} {alloc.cpus}"
+                                      for name, alloc in job.allocation.items()),
+           "LSB_SUB_HOST": job.spec.submit_host, "LSB_MAX_NUM_PROCESSORS": str(len(hosts)),
+           "LSFUSER": job.spec.user}
+    if job.spec.account:
+        env["LSB_PROJECT_NAME"] = job.spec.account
     return env
 
 

@@ -43,6 +43,7 @@ from corral.cli.lsf_options import (
     parse_job_name,
     parse_resreq,
     parse_run_limit,
+    select_constraint,
     slurm_job_id,
 )
 
@@ -124,7 +125,9 @@ def test_a_command_line_job_runs_under_sh_and_is_named_after_its_command() -> No
 @pytest.mark.parametrize("argv,expected", [
     (["-n", "8", "-R", "span[ptile=4]"], {"num_tasks": 8, "num_nodes": 2, "ntasks_per_node": 4}),
     (["-R", "rusage[mem=2GB]"], {"mem_per_cpu": 2048}),
-    (["-R", "select[mem>100]", "-R", "rusage[mem=100:duration=10]"], {"mem_per_cpu": 100}),
+    (["-R", "select[avx2]", "-R", "rusage[mem=100:duration=10]"],
+     {"mem_per_cpu": 100, "constraint": "avx2"}),
+    (["-P", "physics"], {"account": "physics"}),
     (["-gpu", "num=2:mode=exclusive_process:gmodel=h100"], {"gpus_per_node": 2, "gpu_type": "h100"}),
     (["-gpu", "-"], {"gpus_per_node": 1}),
     (["-R", "rusage[ngpus_physical=3]"], {"gpus_per_node": 3}),
@@ -198,9 +201,31 @@ def test_unparsable_resource_requirements_are_refused(text: str) -> None:
         parse_resreq([text])
 
 
-def test_a_bare_resource_string_is_a_selection_and_changes_nothing() -> None:
-    res = parse_resreq(["mem>100 && ncpus>2"])
+def test_a_bare_resource_string_is_a_selection_of_node_features() -> None:
+    res = parse_resreq(["avx2 && (ib || eth)"])
     assert (res.mem_mb, res.hosts, res.ptile, res.gpus) == (None, None, None, None)
+    assert res.constraint == "avx2&(ib|eth)"
+
+
+@pytest.mark.parametrize("text,constraint", [
+    ("gpu", "gpu"), ("type==any", None), ("type==local && avx", "avx"),
+    ("a || type==any", None), ("(a || b) && c", "(a|b)&c"),
+])
+def test_select_maps_to_a_constraint(text: str, constraint: str | None) -> None:
+    assert select_constraint(text) == constraint
+
+
+@pytest.mark.parametrize("text,message", [
+    ("mem>100 && ncpus>2", "select[mem>100 && ncpus>2]: mem>100: corral selects hosts by "
+                           "resource names (node features) only"),
+    ("!gpu", "select[!gpu]: negation is not supported by corral"),
+    ("(a", "Bad resource requirement syntax"),
+    ("a && && b", "Bad resource requirement syntax"),
+])
+def test_select_refuses_what_no_node_feature_can_honour(text: str, message: str) -> None:
+    with pytest.raises(LsfError) as caught:
+        select_constraint(text)
+    assert caught.value.message == message
 
 
 @pytest.mark.parametrize("argv,message", [
