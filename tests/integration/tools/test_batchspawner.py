@@ -1,5 +1,6 @@
 """batchspawner's SlurmSpawner, unchanged, as JupyterHub drives it: start() pipes its batch
-script to `sbatch --parsable` and polls `squeue -h -j ID -o '%T %B'` until RUNNING, takes the
+script to `sbatch --parsable` and polls `squeue -h -j ID -o '%T %B'` (PENDING while the cluster
+is full, its progress says so) until RUNNING, takes the
 host from that line and waits for the port that batchspawner-singleuser posts to the hub's
 /api/batchspawner from inside the job (a job step, srun); poll() asks squeue again; stop() runs
 scancel. Only corral's commands are on PATH; exec_prefix is empty and the hub's user is the
@@ -99,6 +100,18 @@ def test_slurm_spawner_starts_finds_and_stops_a_server(cluster: Cluster, workdir
     hub = Hub(ip="127.0.0.1", port=free_port(), base_url="/hub/")
     spawner = _spawner(cluster, workdir, hub)
 
+    # A busy cluster: the server's job waits until this one is cancelled.
+    blocker = cluster.sbatch("-N2", "--exclusive", "--wrap", "sleep 300", cwd=workdir)
+    cluster.wait_job(blocker, ["RUNNING"])
+
+    async def pending_then_freed() -> tuple[str, str]:
+        while not spawner.state_ispending():
+            await asyncio.sleep(0.1)
+        seen = spawner.job_status
+        progress = await anext(spawner.progress())
+        cluster.run("scancel", str(blocker), check=True)
+        return seen, str(progress["message"])
+
     async def scenario() -> tuple[str, int, str, object, object]:
         app = tornado.web.Application(
             [(r"/hub/api/batchspawner", BatchSpawnerAPI, {"spawners": [spawner]})])
@@ -107,7 +120,11 @@ def test_slurm_spawner_starts_finds_and_stops_a_server(cluster: Cluster, workdir
             assert await spawner.poll() == 1  # nothing submitted yet
             # As User.spawn does: a fresh API token, then start() under a timeout.
             spawner.api_token = "batchspawner-test-token"
-            ip, port = await asyncio.wait_for(spawner.start(), timeout=60)
+            starting = asyncio.ensure_future(asyncio.wait_for(spawner.start(), timeout=60))
+            # squeue says PENDING (host n/a) while the cluster is full: start() keeps waiting.
+            seen, message = await asyncio.wait_for(pending_then_freed(), timeout=30)
+            assert seen == "PENDING n/a" and message == "Pending in queue..."
+            ip, port = await starting
             job_id = spawner.job_id
             page = await asyncio.to_thread(
                 lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read())
