@@ -33,6 +33,7 @@ from corral.cli.allocation import (
 from corral.cli.runner import CommandError
 from corral.cli.srun_io import (
     Output,
+    OutputFileError,
     StepServer,
     failure_lines,
     forward_input,
@@ -260,7 +261,10 @@ class StepRun:
 
     def run(self, interrupts: Interrupts, *, watch_job: bool) -> int:
         """Serves the step until every node says its tasks ended; returns srun's exit code."""
-        output = self._output()
+        try:
+            output = self._output()
+        except OutputFileError as exc:  # the step's tasks end when srun's I/O server goes
+            raise SrunError(str(exc)) from None
         self.server.output = output
         expected = set(self.reply["nodes"])
         hello: set[str] = set()

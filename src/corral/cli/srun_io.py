@@ -19,6 +19,10 @@ from corral.api import stepio
 Expander = Callable[[str, int], str]
 
 
+class OutputFileError(Exception):
+    """A task's --output/--error file cannot be opened; worded as Slurm 22.05's slurmstepd."""
+
+
 class Output:
     """Writes task output where srun's options say, line-labelled with -l."""
 
@@ -40,7 +44,12 @@ class Output:
                     continue
                 path = os.path.join(work_dir, expand(pattern, procid))
                 if path not in self.files:
-                    self.files[path] = os.open(path, flags, 0o644)
+                    try:
+                        self.files[path] = os.open(path, flags, 0o644)
+                    except OSError as exc:  # e.g. a directory named by %A_%a that is not there
+                        name = "stdout" if stream == stepio.STDOUT else "stderr"
+                        raise OutputFileError(f"Could not open {name} file {path}: "
+                                              f"{exc.strerror}") from None
                 self.targets[(procid, stream)] = self.files[path]
 
     def write(self, procid: int, stream: int, data: bytes) -> None:
