@@ -166,3 +166,51 @@ def test_bsub_wait_returns_the_job_exit_code(cluster: Cluster, workdir: Path) ->
     assert result.returncode == 3
     assert result.stderr.splitlines()[0] == "<<Waiting for dispatch ...>>"
     assert result.stderr.splitlines()[-1] == "<<Job is finished>>"
+
+
+# -- interactive jobs, status commands, -P and select[] (issue 14) -----------------------------
+
+def test_bsub_interactive_runs_the_command_in_an_allocation(cluster: Cluster, workdir: Path) -> None:
+    result = cluster.run("bsub", "-Is", "-n", "1", "/bin/sh", "-c",
+                         'echo "job=$LSB_JOBID inter=$LSB_INTERACTIVE"; exit 5', cwd=workdir)
+    assert result.returncode == 5, result.stderr
+    match = re.search(r"job=(\d+) inter=Y", result.stdout)
+    assert match, result.stdout
+    assert cluster.wait_job(int(match.group(1)), ("FAILED",))["exit_code"] == 5
+
+
+def test_project_is_the_account_and_select_needs_node_features(cluster: Cluster,
+                                                               workdir: Path) -> None:
+    job_id = bsub(cluster, "-P", "root", "-R", "select[type==any]", "true", cwd=workdir)
+    assert cluster.wait_job(job_id, ("COMPLETED",))["account"] == "root"
+    before = all_job_ids(cluster)
+    result = cluster.run("bsub", "-R", "select[mem>4000]", "true", cwd=workdir)
+    assert result.returncode == 255
+    assert result.stderr.strip() == ("select[mem>4000]: mem>4000: corral selects hosts by "
+                                     "resource names (node features) only. Job not submitted.")
+    # A resource name is a node feature: one no node has is refused by the controller.
+    result = cluster.run("bsub", "-R", "select[bigmem]", "true", cwd=workdir)
+    assert result.returncode == 255
+    assert result.stderr == "Invalid feature specification. Job not submitted.\n"
+    assert all_job_ids(cluster) == before
+
+
+def test_bqueues_bhosts_bpeek_and_bhist(cluster: Cluster, workdir: Path) -> None:
+    job_id = bsub(cluster, "-o", "peek.out", "echo peeked; sleep 20", cwd=workdir)
+    cluster.wait_job(job_id, ("RUNNING",))
+    queues = cluster.run("bqueues", check=True).stdout.splitlines()
+    assert queues[0].split()[:3] == ["QUEUE_NAME", "PRIO", "STATUS"]
+    assert queues[1].split()[2] == "Open:Active" and int(queues[1].split()[9]) >= 1
+    hosts = cluster.run("bhosts", check=True).stdout.splitlines()
+    assert hosts[0].split()[:3] == ["HOST_NAME", "STATUS", "JL/U"]
+    assert {line.split()[0] for line in hosts[1:]} == {"node1", "node2"}
+    cluster.wait_for(lambda: "peeked" in (workdir / "peek.out").read_text()
+                     if (workdir / "peek.out").exists() else False, what="output")
+    peek = cluster.run("bpeek", str(job_id), check=True).stdout
+    assert peek.startswith("<< output from stdout >>\n") and "peeked" in peek
+    cluster.run("bkill", str(job_id), check=True)
+    cluster.wait_job(job_id, ("CANCELLED",))
+    history = cluster.run("bhist", "-a", "-u", "all", check=True).stdout.splitlines()
+    assert history[0] == "Summary of time in seconds spent in various states:"
+    assert any(line.split()[0] == str(job_id) for line in history[2:])
+    assert cluster.run("bpeek", "999999").returncode == 255

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -200,3 +201,59 @@ def test_array_job_shows_as_one_line_and_each_subjob_gets_its_index(
     finished = qstat_rows(cluster, "-x", "-t")
     assert finished[short][4] == "F"
     assert [finished[f"{job}[{i}].{server.split('.')[0]}"][4] for i in (1, 2, 3)] == ["X"] * 3
+
+
+# -- interactive jobs, status commands and the OpenMP environment (issue 14) -------------------
+
+def test_qsub_interactive_runs_the_shell_in_an_allocation(cluster: Cluster, workdir: Path) -> None:
+    server = server_name(cluster)
+    result = cluster.run("qsub", "-I", "-l", "select=1:ncpus=2", "-l", "walltime=00:02:00",
+                         cwd=workdir, input='echo "id=$PBS_JOBID env=$PBS_ENVIRONMENT '
+                                            'ncpus=$NCPUS omp=$OMP_NUM_THREADS"; exit 4\n')
+    assert result.returncode == 4, result.stderr
+    match = re.search(r"id=(\d+)\.(\S+) env=PBS_INTERACTIVE ncpus=2 omp=2", result.stdout)
+    assert match and match.group(2) == server, result.stdout
+    # The allocation ends with the shell's status, as Slurm fails an allocation whose shell did.
+    assert cluster.wait_job(int(match.group(1)), ("FAILED",))["exit_code"] == 4
+
+    result = cluster.run("qsub", "-I", "-N", "inter", "--", "/bin/sh", "-c",
+                         "echo name=$PBS_JOBNAME", cwd=workdir)
+    assert result.returncode == 0 and "name=inter" in result.stdout, result.stderr
+
+
+def test_qsub_interactive_refuses_an_array(cluster: Cluster, workdir: Path) -> None:
+    before = all_job_ids(cluster)
+    result = cluster.run("qsub", "-I", "-J", "1-3", "--", "true", cwd=workdir)
+    assert result.returncode == 2
+    assert "qsub: -J option can not be used with interactive jobs" in result.stderr
+    assert all_job_ids(cluster) == before
+
+
+def test_pbs_job_gets_ncpus_omp_threads_and_a_private_tmpdir(cluster: Cluster,
+                                                             workdir: Path) -> None:
+    script = ("#PBS -l select=1:ncpus=2\n"
+              "echo ncpus=$NCPUS omp=$OMP_NUM_THREADS env=$ENVIRONMENT\n"
+              "echo tmp=$TMPDIR; stat -c %a \"$TMPDIR\"; touch \"$TMPDIR/scratch\" && echo wrote\n")
+    pbs_id = qsub(cluster, "-W", "block=true", "-N", "omp", cwd=workdir, input=script)
+    out = (workdir / f"omp.o{job_number(pbs_id)}").read_text()
+    assert "ncpus=2 omp=2 env=BATCH" in out and "\n700\nwrote\n" in out
+    tmpdir = re.search(r"tmp=(\S+)", out)
+    assert tmpdir and not Path(tmpdir.group(1)).exists()  # removed at the job's end
+
+
+def test_qstat_queue_summary_and_pbsnodes(cluster: Cluster, workdir: Path) -> None:
+    pbs_id = qsub(cluster, "-l", "select=1:ncpus=1", "--", "/bin/sleep", "20", cwd=workdir)
+    seq = job_number(pbs_id)
+    cluster.wait_job(seq, ("RUNNING",))
+    lines = cluster.run("qstat", "-Q", check=True).stdout.splitlines()
+    assert lines[0].split()[:3] == ["Queue", "Max", "Tot"]
+    row = next(line.split() for line in lines[2:] if line.startswith("main"))
+    assert int(row[2]) >= 1 and int(row[6]) >= 1 and row[3:5] == ["yes", "yes"]
+    full = cluster.run("qstat", "-Qf", "main", check=True).stdout
+    assert full.startswith("Queue: main\n") and "    enabled = True\n" in full
+
+    nodes = cluster.run("pbsnodes", "-a", check=True).stdout
+    assert nodes.startswith("node1\n     Mom = ") and "     resources_available.ncpus = 2\n" in nodes
+    assert f"{seq}.{server_name(cluster)}/0" in nodes  # the running job's CPU on its node
+    assert cluster.run("pbsnodes", "nodeX").returncode == 1
+    cluster.run("qdel", pbs_id, check=True)

@@ -139,6 +139,29 @@ def _queue_message(exc: ClientError, request: dict[str, Any]) -> str:
     return text.removeprefix("Batch job submission failed: ")
 
 
+def _interactive(found: list[tuple[str, str | None]], operands: Sequence[str], names: set[str],
+                 client: Client) -> int:
+    """bsub -I/-Ip/-Is command: the command runs on the job's first host, its input and output
+    this terminal's (-Ip and -Is give it a pseudo-terminal, as LSF does)."""
+    from corral.cli import interactive
+
+    if not operands:
+        raise LsfError("Interactive job not supported for job script from standard input")
+    opts = Options(found)
+    command = command_line(operands)
+    request = build_request(opts, script="", command=command, cwd=os.getcwd(),
+                            environ=os.environ, hostname=socket.gethostname().split(".")[0],
+                            now=system_clock(), resolve_name=_name_resolver(client))
+    if "array" in request:
+        raise LsfError("Job array is not supported for interactive jobs")
+    prologue = ('export LSB_JOBID="$SLURM_JOB_ID" LSB_QUEUE="$SLURM_JOB_PARTITION" '
+                'LSB_JOBINDEX=0 LSB_INTERACTIVE=Y '
+                + interactive.export({"LSB_JOBNAME": str(request["name"]),
+                                      "LS_SUBCWD": str(request["work_dir"])}))
+    pty = bool(names & {"Ip", "Is"}) and sys.stdin.isatty()
+    return interactive.run(request, list(operands), pty=pty, prologue=prologue)
+
+
 def submit(argv: Sequence[str], client: Client) -> int:
     found, operands = parse_args("bsub", argv, _ALL_OPTIONS)
     names = {name for name, _ in found}
@@ -149,6 +172,8 @@ def submit(argv: Sequence[str], client: Client) -> int:
         print(VERSION, file=sys.stderr)
         return 0
     check_supported(found)
+    if names & {"I", "Ip", "Is"}:
+        return _interactive(found, operands, names, client)
     script_found: list[tuple[str, str | None]] = []
     job_script = _job_script(operands)
     if operands and job_script is None:

@@ -38,6 +38,8 @@ BSUB_OPTIONS: dict[str, bool] = {
     "u": True, "env": True, "P": True, "G": True, "L": True, "app": True, "sla": True,
     "H": False, "x": False, "r": False, "rn": False, "B": False, "N": False, "K": False,
     "h": False, "V": False,
+    # Interactive jobs (-Is with a pseudo-terminal): an allocation running the command.
+    "I": False, "Ip": False, "Is": False,
 }
 # Options LSF has and corral cannot honour: refused rather than silently dropped.
 BSUB_UNSUPPORTED: dict[str, bool] = {
@@ -45,7 +47,7 @@ BSUB_UNSUPPORTED: dict[str, bool] = {
     "F": True, "D": True, "S": True, "C": True, "v": True, "p": True, "ext": True, "a": True,
     "X": True, "s": True, "sp": True, "g": True, "U": True, "wa": True, "wt": True, "We": True,
     "Q": True, "is": True, "hostfile": True, "data": True, "outdir": True, "pack": True,
-    "I": False, "Ip": False, "Is": False, "IS": False, "ISp": False, "ISs": False,
+    "IS": False, "ISp": False, "ISs": False,
     "IX": False, "Zs": False, "ul": False,
 }
 

@@ -132,8 +132,6 @@ def read_options(found: Sequence[tuple[str, str]]) -> Options:
             opts.attributes.update(_equal_list(value.strip()))
         elif letter == "r" and value not in ("y", "n"):
             raise OptionProblem("qsub: illegal -r value")
-        elif letter == "I":
-            raise OptionProblem("qsub: interactive jobs are not supported, use salloc")
         else:
             opts.values[letter] = value
     return opts

@@ -103,6 +103,8 @@ def submit(argv: Sequence[str], client: Client, environ: Mapping[str, str]) -> i
         print(VERSION)
         return 0
     command_line, operands, dashdash = parse_command_line(argv)
+    if "I" in command_line.values:
+        return _interactive(command_line, operands, dashdash, client, environ)
     script, name = _read_script(operands, dashdash)
     opts = command_line
     if not dashdash:
@@ -127,6 +129,33 @@ def submit(argv: Sequence[str], client: Client, environ: Mapping[str, str]) -> i
     if opts.attributes.get("block", "").lower() == "true":
         return _block(client, job_id)
     return 0
+
+
+def _interactive(command_line: Any, operands: Sequence[str], dashdash: bool, client: Client,
+                 environ: Mapping[str, str]) -> int:
+    """qsub -I [-- command]: a shell (or the command) on the job's first node, its standard
+    input and output this terminal's. A script operand gives directives only, as in PBS."""
+    from corral.cli import interactive
+
+    opts = command_line
+    if operands and not dashdash:
+        script, _ = _read_script(operands, False)
+        opts = merge(parse_directives(script, directive_prefix(command_line, environ)),
+                     command_line)
+    request = build_request(opts, script="", name="STDIN", cwd=_submit_dir(environ),
+                            environ=environ, host=socket.gethostname(),
+                            system=os.uname().sysname, queue=None, now=time.time())
+    if "array" in request:
+        raise PbsError("-J option can not be used with interactive jobs", code=2, usage=True)
+    server = str(client.ping()["controller"])
+    # PBS's own variables, set on the node before the shell starts (the id is known then).
+    prologue = (f'export PBS_JOBID="$SLURM_JOB_ID.{server}" PBS_ENVIRONMENT=PBS_INTERACTIVE '
+                'PBS_QUEUE="$SLURM_JOB_PARTITION" NCPUS="$SLURM_CPUS_ON_NODE" '
+                'OMP_NUM_THREADS="$SLURM_CPUS_ON_NODE" '
+                + interactive.export({"PBS_JOBNAME": str(request["name"]),
+                                      "PBS_O_WORKDIR": str(request["work_dir"])}))
+    command = list(operands) if dashdash else [_login_shell(environ)]
+    return interactive.run(request, command, pty=sys.stdin.isatty(), prologue=prologue)
 
 
 def _body(client: Client, args: list[str]) -> int:
