@@ -200,6 +200,8 @@ class RowView:
 
     def gpus(self) -> int:
         per_node = int(self.job.get("gpus_per_node") or 0)
+        if self.step is None and self.job.get("gpus"):  # --gpus: over the whole job
+            return int(self.job["gpus"])
         return per_node if self.step is not None else per_node * int(self.job.get("num_nodes") or 1)
 
     def job_mem(self) -> int | None:

@@ -301,7 +301,7 @@ def _gpu_derived(request: dict[str, Any]) -> None:
         per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
         request["gpus_per_node"] = max(request.get("gpus_per_node", 0),
                                        request["gpus_per_task"] * per_node_tasks)
-    gpus = request.get("gpus_per_node", 0)
+    gpus = request.get("gpus_per_node", 0) or -(-request.get("gpus", 0) // nodes)
     if gpus and request.get("cpus_per_gpu"):
         per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
         request["cpus_per_task"] = max(request.get("cpus_per_task", 1),
@@ -350,10 +350,8 @@ def build_request(values: Mapping[str, str | None], *, script: str, script_args:
             text = str(values[option])
             gpu_type, _, count = text.rpartition(":")
             number = _int(count, option, 0)
-            if option == "gpus":
-                nodes = request.get("num_nodes", 1)
-                number = -(-number // nodes)
-            request["gpus_per_node"] = number
+            # --gpus is over the whole job: the controller spreads it over the nodes
+            request["gpus" if option == "gpus" else "gpus_per_node"] = number
             request["gpu_type"] = gpu_type or None
     for option, key in (("nodelist", "req_nodes"), ("exclude", "exc_nodes")):
         if values.get(option):

@@ -59,7 +59,7 @@ def job_tres(rec: Record) -> str:
     if per_node:
         parts.append(f"mem={format_memory_mb(int(per_node) * nodes)}")
     parts += [f"node={nodes}", f"billing={cpus}"]
-    gpus = int(rec.get("gpus_per_node") or 0) * nodes
+    gpus = int(rec.get("gpus") or 0) or int(rec.get("gpus_per_node") or 0) * nodes
     if gpus:
         parts.append(f"gres/gpu={gpus}")
     return ",".join(parts)

@@ -34,7 +34,7 @@ def job_record(job: Job) -> dict[str, Any]:
         "num_tasks": spec.num_tasks, "cpus_per_task": spec.cpus_per_task,
         "num_cpus": job.num_cpus, "mem_per_node": job.mem_per_node,
         "mem_per_cpu": spec.mem_per_cpu, "min_memory_node": spec.mem_per_node or 0,
-        "gpus_per_node": gpus, "gpu_type": spec.gpu_type,
+        "gpus_per_node": gpus, "gpu_type": spec.gpu_type, "gpus": spec.gpus,
         "tres_per_node": (f"gres/gpu:{spec.gpu_type}:{gpus}" if spec.gpu_type else f"gres/gpu:{gpus}")
         if gpus else None,
         "req_nodes": list(spec.req_nodes), "exc_nodes": list(spec.exc_nodes),

@@ -31,7 +31,7 @@ from corral.core.preempt import (
     choose_victims,
 )
 from corral.core.request import Request, unavailable
-from corral.core.selection import hostlist_key
+from corral.core.selection import PerNode, each_node, hostlist_key
 from corral.model.accounts import Qos
 from corral.model.job import NodeAllocation
 from corral.model.states import Reason
@@ -183,21 +183,54 @@ class FullPass:
 
     def place(self, req: Request, blocked: Mapping[int, float] | None,
               end: float) -> list[int] | None:
+        """Nodes for the job now, all or none; with uneven shares, listed in the order of
+        `each_node(req.uneven)` (the largest share's nodes first)."""
+        uneven = req.uneven
         for classes in req.classes:
+            if uneven is not None:
+                found = self._place_shares(req, classes, uneven, blocked, end)
+                if found is not None:
+                    return found
+                continue
             found = self.pool.find(classes, req.need, req.count, req.excluded, req.required,
                                    blocked, end)
             if found is not None:
                 return self._widen(req, classes, found, blocked, end)
         return None
 
+    def _place_shares(self, req: Request, classes: tuple[int, ...],
+                      uneven: tuple[tuple[PerNode, int], ...],
+                      blocked: Mapping[int, float] | None, end: float) -> list[int] | None:
+        """Uneven shares, the largest first, each best-fit among the nodes still unchosen. A
+        node that holds a share holds every smaller one (selection.shares), so the nodes
+        fitting each share nest: whichever ones the larger shares take, as many are left for
+        the smaller as any choice would leave, and a placement is found whenever one exists."""
+        chosen: list[int] = []
+        for need, n in uneven:
+            skip = req.excluded.union(chosen) if chosen else req.excluded
+            found = self.pool.find(classes, need, n, skip, (), blocked, end)
+            if found is None:
+                return None
+            chosen.extend(found)
+        return chosen
+
     def _widen(self, req: Request, classes: tuple[int, ...], found: list[int],
                blocked: Mapping[int, float] | None, end: float) -> list[int]:
         """-N min-max: as many more nodes as fit now, up to the maximum, as Slurm gives "as
         many nodes as possible within the range without delaying the job". Each holds the
-        same per-node share, so no other job's start moves (blocked nodes stay untouched)."""
-        most = req.job.spec.max_nodes
-        if most is None or most <= len(found):
+        same per-node share, so no other job's start moves (blocked nodes stay untouched).
+
+        Only while every node holds one task at most: tasks that fit the minimum stay packed
+        there (`-N 1-2 -n 2` on 2-CPU nodes: one node of 2 CPUs, as Slurm's cons_tres packs
+        them), and a job of several tasks gets no more nodes than it has tasks."""
+        spec = req.job.spec
+        most = spec.max_nodes
+        if most is None or most <= len(found) or spec.num_tasks > spec.num_nodes:
             return found
+        if spec.num_tasks > 1:
+            most = min(most, spec.num_tasks)
+            if most <= len(found):
+                return found
         taken = set(found) | req.excluded
         more = [i for i in self.pool.fitting(classes, req.need, most + len(taken))
                 if i not in taken and not (blocked and i in blocked
@@ -210,8 +243,17 @@ class FullPass:
         held: list[Held] = []
         # In hostlist order, not best-fit's nor registration's: the first is the batch host
         # (Slurm's BatchHost is the first node of NodeList, where scripts put rank 0).
-        for i in sorted(placed, key=lambda i: hostlist_key(pool.names[i])):
-            alloc = pool.take(i, req.need)
+        order = sorted(placed, key=lambda i: hostlist_key(pool.names[i]))
+        needs: dict[int, PerNode] | None = None
+        if req.uneven is not None:
+            shares = each_node(req.uneven)
+            # Block distribution gives the first node of NodeList the most; where that node
+            # cannot hold it (it was chosen for a smaller share), each keeps its own.
+            needs = (dict(zip(order, shares, strict=True))
+                     if all(pool.fits(i, need) for i, need in zip(order, shares, strict=True))
+                     else dict(zip(placed, shares, strict=True)))
+        for i in order:
+            alloc = pool.take(i, req.need if needs is None else needs[i])
             allocation[pool.names[i]] = alloc
             held.append((i, alloc.cpus, alloc.memory, alloc.gpu_indices))
         self.s.timeline.add(job.job_id, end, tuple(held))
@@ -222,6 +264,11 @@ class FullPass:
         self.backfilled += backfilled
 
     def reserve(self, req: Request) -> None:
+        # A job of uneven shares (-n 3 on 2-CPU nodes: 2+1) reserves as if every node held
+        # its largest share (2+2): conservative — its start is never later than reserved,
+        # and a reservation never promises what is not there; it may keep a small job off
+        # the lightly loaded node for the window. Estimates (core.plan) and preemption
+        # (core.preempt) count the same way.
         s, jid = self.s, req.job.job_id
         best: tuple[float, list[int]] = (INF, [])
         for classes in req.classes:

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from corral.core.selection import node_gpus, shares
 from corral.model.accounts import AccountTree, Association, Limits, Qos
 from corral.model.cluster import Partition
 from corral.model.job import Job
@@ -70,12 +71,21 @@ def job_tres(job: Job, gpu_type_of: Mapping[str, str | None] | None = None) -> d
         if gpus:
             out["gres/gpu"] = gpus
         return out
-    nodes = job.spec.num_nodes
-    out = {"cpu": job.spec.cpus_per_node() * nodes, "mem": job.mem_per_node * nodes, "node": nodes}
-    if job.spec.gpus_per_node:
-        out["gres/gpu"] = job.spec.gpus_per_node * nodes
-        if job.spec.gpu_type:
-            out[f"gres/gpu:{job.spec.gpu_type}"] = job.spec.gpus_per_node * nodes
+    spec = job.spec
+    nodes = spec.num_nodes
+    uneven = shares(spec, job.mem_per_node) if nodes > 1 else None
+    if uneven is None:
+        cpus, mem, gpus = (spec.cpus_per_node() * nodes, job.mem_per_node * nodes,
+                           node_gpus(spec) * nodes)
+    else:  # what the nodes will hold between them (-n 3 on 2-CPU nodes: 3 CPUs, not 4)
+        cpus = sum(need.cpus * n for need, n in uneven)
+        mem = sum(need.memory * n for need, n in uneven)
+        gpus = sum(need.gpus * n for need, n in uneven)
+    out = {"cpu": cpus, "mem": mem, "node": nodes}
+    if gpus:
+        out["gres/gpu"] = gpus
+        if spec.gpu_type:
+            out[f"gres/gpu:{spec.gpu_type}"] = gpus
     return out
 
 

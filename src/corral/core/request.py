@@ -1,6 +1,7 @@
 """What one pending job asks of the cluster, worked out once and reused while the job is unchanged.
 
-A Request holds the per-node need, the node classes that could ever hold it (one tuple per
+A Request holds the per-node need (the largest share, and the shares node by node when
+they differ: `-n 3` on 2-CPU nodes holds 2 CPUs on one and 1 on the other), the node classes that could ever hold it (one tuple per
 --constraint alternative), the nodes it must or must not use, its time limit in seconds,
 and — when waiting will never help — the reason. Two jobs with the same `key` ask for the
 same thing, so a pass that failed to place one skips the other (Slurm's "same request"
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from corral.core.features import BadConstraint, parse_constraint
 from corral.core.limits import Effective, LimitState, job_tres
 from corral.core.pool import NodePool
-from corral.core.selection import PerNode, per_node_request
+from corral.core.selection import PerNode, per_node_request, shares
 from corral.model.cluster import Partition
 from corral.model.job import Job
 from corral.model.states import Reason
@@ -41,13 +42,16 @@ class Request:
     prio_key: tuple[object, ...]  # what the non-age priority terms depend on
     kid: int = -1  # `key` as a small number, given by the scheduler that interns keys
     plain: bool = False  # not held, no --begin, no static reason: the pass skips those checks
+    # What each node holds when the shares differ (selection.shares), largest first; None
+    # when every node holds `need`.
+    uneven: tuple[tuple[PerNode, int], ...] | None = None
 
     def with_job(self, job: Job) -> Request:
         """The same request for another job of the same spec (array tasks); much cheaper than
         copy.copy, which goes through __reduce_ex__ for slotted classes."""
         return Request(job, self.need, self.count, self.classes, self.flat, self.key,
                        self.required, self.excluded, self.duration, self.static, self.eff,
-                       self.tres, self.prio_key, self.kid, self.plain)
+                       self.tres, self.prio_key, self.kid, self.plain, self.uneven)
 
 
 Shape = tuple[tuple[tuple[int, ...], ...], tuple[int, ...], "tuple[Reason, str] | None"]
@@ -60,6 +64,7 @@ def build(job: Job, partitions: Mapping[str, Partition], pool: NodePool,
     spec = job.spec
     need = per_node_request(spec, job.mem_per_node)
     count = max(spec.num_nodes, len(spec.req_nodes))
+    uneven = shares(spec, job.mem_per_node) if count > 1 else None
     duration = job.time_limit * 60.0 if job.time_limit is not None else INF
     partition = partitions.get(job.partition)
     index = pool.index
@@ -67,7 +72,7 @@ def build(job: Job, partitions: Mapping[str, Partition], pool: NodePool,
     excluded = (frozenset(index[n] for n in spec.exc_nodes if n in index) if spec.exc_nodes
                 else frozenset())
     key = (job.partition, need.cpus, need.memory, need.gpus, need.gpu_type, need.exclusive,
-           count, spec.constraint, spec.req_nodes, spec.exc_nodes)
+           count, spec.constraint, spec.req_nodes, spec.exc_nodes, uneven)
     tres = job_tres(job)
     eff = limits.resolve(job) if limits is not None else None
     classes: tuple[tuple[int, ...], ...] = ()
@@ -84,7 +89,7 @@ def build(job: Job, partitions: Mapping[str, Partition], pool: NodePool,
                 spec.num_nodes, tres["cpu"], job.nice)
     plain = not job.held and spec.begin_time is None and static is None
     return Request(job, need, count, classes, flat, key, required, excluded, duration, static,
-                   eff, tres, prio_key, -1, plain)
+                   eff, tres, prio_key, -1, plain, uneven)
 
 
 def _shape(job: Job, partition: Partition, pool: NodePool, need: PerNode, count: int) -> Shape:

@@ -33,21 +33,99 @@ def hostlist_key(name: str) -> tuple[str, int, str]:
 
 
 def spread(spec: JobSpec, members: Sequence[NodeResources]) -> JobSpec:
-    """The spec with as many nodes as its tasks need when -N did not fix the count, as Slurm
-    spreads `-n 64` over 32-CPU nodes: the fewest nodes of the partition's largest that hold
-    the tasks' CPUs, never more than one node a task nor more than -N's maximum."""
-    if spec.ntasks_per_node or spec.num_tasks <= spec.num_nodes or not members:
+    """The spec with as many nodes as its tasks and GPUs need when -N did not fix the count,
+    as Slurm spreads `-n 64` over 32-CPU nodes and `--gpus=3` over 2-GPU nodes: the fewest
+    nodes of the partition's largest that hold the tasks' CPUs and the job's GPUs, never more
+    than one node a task (GPUs aside) nor more than -N's maximum."""
+    if not members:
         return spec
-    largest = max(n.cpus for n in members)
-    tasks_a_node = max(1, largest // spec.cpus_per_task)
-    needed = -(-spec.num_tasks // tasks_a_node)
-    ceiling = min(spec.num_tasks, spec.max_nodes or spec.num_tasks, len(members))
-    nodes = min(max(spec.num_nodes, needed), max(ceiling, spec.num_nodes))
+    needed = spec.num_nodes
+    ceiling = spec.num_nodes
+    if not spec.ntasks_per_node and spec.num_tasks > spec.num_nodes:
+        largest = max(n.cpus for n in members)
+        tasks_a_node = max(1, largest // spec.cpus_per_task)
+        needed = max(needed, -(-spec.num_tasks // tasks_a_node))
+        ceiling = max(ceiling, spec.num_tasks)
+    if spec.gpus and spec.gpus > spec.num_nodes:
+        most = max((n.gpus for n in members
+                    if spec.gpu_type is None or n.gpu_type == spec.gpu_type), default=0)
+        if most:
+            needed = max(needed, -(-spec.gpus // most))
+            ceiling = max(ceiling, spec.gpus)
+    if needed == spec.num_nodes:
+        return spec
+    ceiling = min(ceiling, spec.max_nodes or ceiling, len(members))
+    nodes = min(needed, max(ceiling, spec.num_nodes))
     return spec if nodes == spec.num_nodes else replace(spec, num_nodes=nodes)
 
 
+def node_gpus(spec: JobSpec) -> int:
+    """The most GPUs one node of the job holds: --gpus-per-node, or the first node's block of
+    a --gpus total (`--gpus=3` on 2 nodes: 2, then 1)."""
+    if spec.gpus:
+        return max(spec.gpus_per_node, -(-spec.gpus // max(1, spec.num_nodes)))
+    return spec.gpus_per_node
+
+
+def shares(spec: JobSpec, mem_per_node: int) -> tuple[tuple[PerNode, int], ...] | None:
+    """What each node of the job holds when the nodes' shares differ, largest first, as runs
+    of (share, how many nodes); None when every node holds the same (the common case).
+
+    Tasks are laid out as Slurm's block distribution lays them: one a node, then each node
+    filled up to the largest share in turn (`-n 3` on 2 nodes: 2 CPUs, then 1); a --gpus
+    total likewise (`--gpus=3` on 2 nodes: 2, then 1). Memory given per CPU follows the CPUs;
+    --mem is per node. Every share is at most the first in each resource, so a node that
+    holds the first holds any (placement may take the largest first, greedily).
+    """
+    nodes = spec.num_nodes
+    if nodes <= 1 or spec.exclusive or spec.req_nodes:
+        return None
+    if ((spec.ntasks_per_node or spec.num_tasks <= nodes or spec.num_tasks % nodes == 0)
+            and (not spec.gpus or spec.gpus_per_node or spec.gpus % nodes == 0)):
+        return None  # even: the common case, answered before any list is built
+    first = spec.cpus_per_node()
+    tasks = [1] * nodes
+    if not spec.ntasks_per_node and spec.num_tasks > nodes:
+        cap = first // spec.cpus_per_task
+        left = spec.num_tasks - nodes
+        for i in range(nodes):
+            extra = min(left, cap - 1)
+            tasks[i] += extra
+            left -= extra
+            if not left:
+                break
+    else:
+        tasks = [first // spec.cpus_per_task] * nodes
+    top = node_gpus(spec)
+    gpus = [top] * nodes
+    if spec.gpus and not spec.gpus_per_node:
+        left = spec.gpus
+        for i in range(nodes):
+            gpus[i] = min(left, top)
+            left -= gpus[i]
+    if tasks[-1] * spec.cpus_per_task == first and gpus[-1] == top:
+        return None
+    per_cpu = spec.mem_per_node is None
+    out: list[tuple[PerNode, int]] = []
+    for t, g in zip(tasks, gpus, strict=True):
+        cpus = t * spec.cpus_per_task
+        need = PerNode(cpus, mem_per_node * cpus // first if per_cpu else mem_per_node, g,
+                       spec.gpu_type, False)
+        if out and out[-1][0] == need:
+            out[-1] = (need, out[-1][1] + 1)
+        else:
+            out.append((need, 1))
+    return tuple(out)
+
+
+def each_node(runs: tuple[tuple[PerNode, int], ...]) -> list[PerNode]:
+    """The shares node by node, largest first."""
+    return [need for need, n in runs for _ in range(n)]
+
+
 def per_node_request(spec: JobSpec, mem_per_node: int) -> PerNode:
-    return PerNode(spec.cpus_per_node(), mem_per_node, spec.gpus_per_node, spec.gpu_type,
+    """The largest share a node of the job holds (every node's, unless `shares` says otherwise)."""
+    return PerNode(spec.cpus_per_node(), mem_per_node, node_gpus(spec), spec.gpu_type,
                    spec.exclusive)
 
 

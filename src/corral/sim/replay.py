@@ -45,7 +45,7 @@ from corral.core.fairshare import charge, decay_all, new_usage
 from corral.core.lifecycle import apply
 from corral.core.priority import BASIC, MULTIFACTOR, basic_priority
 from corral.core.scheduler import Scheduler
-from corral.core.selection import per_node_request
+from corral.core.selection import per_node_request, shares
 from corral.model.accounts import AccountTree
 from corral.model.cluster import NodeResources
 from corral.model.events import JobAllocated, JobFinished
@@ -228,7 +228,11 @@ class _State:
         self.pending[job.job_id] = job
         insort(self.order, (self.queue_key(job), job.job_id))
         need = per_node_request(job.spec, job.mem_per_node)
-        self.shape[job.job_id] = (job.partition, need.cpus, job.spec.num_nodes)
+        # Uneven shares (3 cores on 2 nodes: 2+1): the smallest is what every node must hold
+        # at least, so the pre-filters below stay necessary conditions.
+        uneven = shares(job.spec, job.mem_per_node) if job.spec.num_nodes > 1 else None
+        cpus = uneven[-1][0].cpus if uneven else need.cpus
+        self.shape[job.job_id] = (job.partition, cpus, job.spec.num_nodes)
 
     def start(self, job_id: int, allocation: Mapping[str, NodeAllocation], now: int,
               backfilled: bool) -> None:

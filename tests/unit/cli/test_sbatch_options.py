@@ -44,7 +44,7 @@ def test_command_line_overrides_directives() -> None:
     ({"gres": "gpu:h100:2"}, "gpus_per_node", 2),
     ({"gres": "gpu:h100:2"}, "gpu_type", "h100"),
     ({"gres": "gpu:3"}, "gpus_per_node", 3),
-    ({"gpus": "4", "nodes": "2"}, "gpus_per_node", 2),
+    ({"gpus": "4", "nodes": "2"}, "gpus", 4),  # --gpus is over the whole job
     ({"mem": "2G"}, "mem_per_node", 2048),
     ({"mem-per-cpu": "100M"}, "mem_per_cpu", 100),
     ({"nodelist": "n[1-3]"}, "req_nodes", ["n1", "n2", "n3"]),
