@@ -89,3 +89,14 @@ def test_gpus_per_node_beyond_a_node_is_still_refused(cluster: Cluster, workdir:
     result = cluster.run("sbatch", "--gpus-per-node=3", "--wrap", "true", cwd=workdir)
     assert result.returncode != 0
     assert "Invalid generic resource (gres) specification" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("salloc", "-n", "3", "--gpus=3"),
+                                     ("srun", "-n", "3", "--gpus=3")])
+def test_salloc_and_srun_spread_as_sbatch_does(cluster: Cluster, workdir: Path,
+                                               command: tuple[str, ...]) -> None:
+    result = cluster.run(*command, "sh", "-c",
+                         "echo $SLURM_JOB_CPUS_PER_NODE $SLURM_TASKS_PER_NODE", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.splitlines()) == {"2,1 2,1"}
+

@@ -94,14 +94,23 @@ def allocation_environment(job: Mapping[str, Any], cluster: str, environ: Mappin
     per_node_cpus = max(1, int(job.get("num_cpus") or 1) // num_nodes)
     ntasks = int(job.get("num_tasks") or 1)
     tasks_per_node = max(1, ntasks // num_nodes)
+    # Shares may differ (-n 3 on 2-CPU nodes: 2,1): tasks by block distribution, as the job's.
+    cpus = [int(c) for c in job.get("alloc_cpus") or ()] or [per_node_cpus] * num_nodes
+    tasks = [tasks_per_node] * len(cpus)
+    if not job.get("ntasks_per_node") and ntasks > len(cpus):
+        tasks, left = [1] * len(cpus), ntasks - len(cpus)
+        for i, held in enumerate(cpus):
+            extra = min(left, max(0, held // max(1, int(job.get("cpus_per_task") or 1)) - 1))
+            tasks[i] += extra
+            left -= extra
     env = dict(environ)
     env.update({
         "SLURM_JOB_ID": str(job["job_id"]), "SLURM_JOBID": str(job["job_id"]),
         "SLURM_JOB_NAME": str(job.get("name") or ""), "SLURM_JOB_NODELIST": nodelist,
         "SLURM_NODELIST": nodelist, "SLURM_JOB_NUM_NODES": str(num_nodes),
         "SLURM_NNODES": str(num_nodes), "SLURM_JOB_PARTITION": str(job.get("partition") or ""),
-        "SLURM_JOB_CPUS_PER_NODE": compress_counts([per_node_cpus] * num_nodes),
-        "SLURM_TASKS_PER_NODE": compress_counts([tasks_per_node] * num_nodes),
+        "SLURM_JOB_CPUS_PER_NODE": compress_counts(cpus),
+        "SLURM_TASKS_PER_NODE": compress_counts(tasks),
         "SLURM_CLUSTER_NAME": cluster, "SLURM_SUBMIT_DIR": str(job.get("work_dir") or ""),
         "SLURM_SUBMIT_HOST": str(job.get("submit_host") or ""),
         "SLURM_JOB_ACCOUNT": str(job.get("account") or ""),

@@ -40,6 +40,7 @@ def job_record(job: Job) -> dict[str, Any]:
         "req_nodes": list(spec.req_nodes), "exc_nodes": list(spec.exc_nodes),
         "nodes": list(job.nodes), "batch_host": job.nodes[0] if job.nodes else None,
         "alloc_gpus": {n: list(a.gpu_indices) for n, a in job.allocation.items() if a.gpu_indices},
+        "alloc_cpus": [a.cpus for a in job.allocation.values()],  # per node, in NodeList order
         "exit_code": job.exit_code, "exit_signal": job.exit_signal,
         "cancelled_by": job.cancelled_by,
         "batch_step": None if step is None or spec.interactive else {
