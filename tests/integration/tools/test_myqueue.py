@@ -33,10 +33,10 @@ def _mq(cluster: Cluster, home: Path, *args: str) -> str:
 def _states(cluster: Cluster, home: Path) -> dict[str, tuple[str, str]]:
     """Task name -> (id, state) from `mq list`'s table."""
     rows = {}
-    for line in _mq(cluster, home, "list").splitlines():
+    for line in _mq(cluster, home, "list", "-c", "ins").splitlines():
         fields = line.split()
         if fields and fields[0].isdigit():
-            rows[fields[2]] = (fields[0], fields[5])
+            rows[fields[1]] = (fields[0], fields[2])
     return rows
 
 
@@ -46,22 +46,26 @@ def test_myqueue_submits_lists_and_removes_tasks(cluster: Cluster, workdir: Path
     text = (home / ".myqueue" / "config.py").read_text()
     # sinfo -O CPUs,Memory,Partition gave the node type: 2 cores, 2G, the default partition.
     assert "'scheduler': 'slurm'" in text and "'cores': 2" in text, config + text
-    (home / "ok.py").write_text("print('hello from', __import__('os').environ['SLURM_JOB_ID'])\n")
+    (home / "ok.py").write_text(
+        "import os, time\ntime.sleep(1)\nprint('hello from', os.environ['SLURM_JOB_ID'])\n")
+    (home / "after.py").write_text("print('after ok')\n")
     (home / "fail.py").write_text("raise SystemExit('error: failing on purpose')\n")
     (home / "slow.py").write_text("import time\ntime.sleep(120)\n")
 
     _mq(cluster, home, "submit", "ok.py", "-R", "1:1m")
+    # A dependent task: sbatch --dependency=afterok:ID while ok.py runs.
+    _mq(cluster, home, "submit", "after.py", "-d", "ok.py", "-R", "1:1m")
     _mq(cluster, home, "submit", "fail.py", "-R", "1:1m")
     _mq(cluster, home, "submit", "slow.py", "-R", "1:5m")
 
     deadline = time.monotonic() + 60
     while True:
         states = _states(cluster, home)
-        if (states["ok.py"][1], states["fail.py"][1], states["slow.py"][1]) == (
-                "done", "FAILED", "running") or time.monotonic() > deadline:
+        if tuple(states[n][1] for n in ("ok.py", "after.py", "fail.py", "slow.py")) == (
+                "done", "done", "FAILED", "running") or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert states["ok.py"][1] == "done", states
+    assert states["ok.py"][1] == states["after.py"][1] == "done", states
     assert states["fail.py"][1] == "FAILED", states
     assert states["slow.py"][1] == "running", states
 
@@ -69,6 +73,9 @@ def test_myqueue_submits_lists_and_removes_tasks(cluster: Cluster, workdir: Path
     assert (home / f"ok.py.{ok_id}.out").read_text().strip() == f"hello from {ok_id}"
     assert "failing on purpose" in (home / f"fail.py.{fail_id}.err").read_text()
     assert cluster.wait_job(int(fail_id))["state"] == "FAILED"
+    # The dependent job started only once ok.py's job had ended (afterok).
+    after, ok = cluster.job(int(states["after.py"][0])), cluster.job(int(ok_id))
+    assert after["start_time"] >= ok["end_time"], (after, ok)
     # The failure's message is read back from the task's stderr.
     assert "failing on purpose" in _mq(cluster, home, "list", "-s", "F", "-v")
 
