@@ -17,6 +17,14 @@ class CommandError(Exception):
         self.code = code
 
 
+def slurm_unreachable(exc: ControllerUnreachable) -> str:
+    """Slurm's words (slurm_strerror) for a controller that did not answer: tools match them
+    to tell "the controller is down" (wait, ask again) from "the job is gone"."""
+    if "timed out" in exc.cause.lower():
+        return "Socket timed out on send/recv operation"
+    return "Unable to contact slurm controller (connect failure)"
+
+
 def run_command(prog: str, body: Callable[[Client, list[str]], int],
                 argv: Sequence[str] | None = None) -> int:
     """Runs `body(client, args)`; turns the expected failures into Slurm-style messages."""

@@ -14,9 +14,9 @@ from typing import Any
 from corral.cli import squeue_format as sf
 from corral.cli import squeue_sort
 from corral.cli.getopt import Option, OptionError, parse
-from corral.cli.runner import CommandError, run_command
+from corral.cli.runner import CommandError, run_command, slurm_unreachable
 from corral.cli.users import resolve_users
-from corral.client import Client, ClientError
+from corral.client import Client, ClientError, ControllerUnreachable
 from corral.clock import system_clock
 from corral.model.arrays import parse_indices
 from corral.model.hostlist import expand
@@ -338,7 +338,14 @@ def _body(client: Client, argv: list[str]) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     while True:
-        jobs = [] if users is not None and not users else _fetch(client, req)
+        try:
+            jobs = [] if users is not None and not users else _fetch(client, req)
+        except ControllerUnreachable as exc:
+            # Slurm's line first: batchspawner reads it as "controller down, ask again" where
+            # any other answer ends the user's server; then where corral looked.
+            print(f"slurm_load_jobs error: {slurm_unreachable(exc)}", file=sys.stderr)
+            print(f"squeue: error: {exc}", file=sys.stderr)
+            return 1
         if jobs is None:
             print("slurm_load_jobs error: Invalid job id specified", file=sys.stderr)
             return 1

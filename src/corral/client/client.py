@@ -62,6 +62,7 @@ class ControllerUnreachable(Exception):
     def __init__(self, address: str, cause: str) -> None:
         super().__init__(f"cannot reach the controller at {address}: {cause}")
         self.address = address
+        self.cause = cause
 
 
 class Client:

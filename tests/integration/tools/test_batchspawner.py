@@ -129,6 +129,13 @@ def test_slurm_spawner_starts_finds_and_stops_a_server(cluster: Cluster, workdir
             page = await asyncio.to_thread(
                 lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read())
             running = await spawner.poll()
+            # The controller not answering (a restart): squeue says so in Slurm's words and
+            # poll() keeps the server, where any other answer would end it.
+            with monkeypatch.context() as down:
+                down.setenv("CORRAL_CONTROLLER", str(workdir / "no-controller.sock"))
+                assert await spawner.poll() is None
+                assert spawner.job_status.startswith("slurm_load_jobs error: Unable to contact")
+            assert spawner.job_id == job_id
             await spawner.stop()
             stopped = await spawner.poll()
             return ip, port, job_id, (page.decode(), running), stopped
