@@ -32,12 +32,26 @@ VERSION = "IBM Spectrum LSF 10.1.0.0 (corral)"
 OPTIONS: dict[str, bool] = {
     "a": False, "d": False, "p": False, "r": False, "s": False, "l": False, "w": False,
     "noheader": False, "h": False, "V": False, "u": True, "q": True, "J": True,
-    "o": True, "json": False,
+    "o": True, "json": False, "P": True, "X": False,
 }
+# Every other option of LSF 10.1's bjobs (docs/options.md): refused by name, since corral has
+# no such data (affinity, APS, data jobs, forwarded jobs, plans, service classes, ...) or
+# layout for it; -X changes nothing, since corral never condenses host names.
+NO_EFFECT = frozenset({"X"})
+REFUSED: dict[str, bool] = {
+    "A": False, "aff": False, "app": True, "aps": False, "cname": False, "data": False,
+    "env": False, "fwd": False, "G": True, "g": True, "gpu": False, "hms": False,
+    "hostfile": False, "Jd": True, "Lp": True, "m": True, "N": True, "p0": False,
+    "p1": False, "p2": False, "p3": False, "pe": False, "pei": False, "pi": False,
+    "plan": False, "prio": False, "psum": False, "rusage": True, "script": False, "sla": True,
+    "ss": False, "sum": False, "UF": False, "W": False, "WF": False, "WL": False, "WP": False,
+    "x": False,
+}
+_ALL_OPTIONS = {**OPTIONS, **REFUSED}
 USAGE = """\
 Usage: bjobs [-h] [-V] [-w | -l] [-a] [-d] [-p] [-s] [-r] [-noheader]
              [-o "field_name[:[-]output_width] ... [delimiter='character']"] [-json]
-             [-q queue_name] [-u user_name | -u all] [-J name_spec]
+             [-q queue_name] [-u user_name | -u all] [-J name_spec] [-P project_name]
              [jobId | "jobId[idxList]" ...]"""
 
 HEADER = "JOBID   USER    STAT  QUEUE      FROM_HOST   EXEC_HOST   JOB_NAME   SUBMIT_TIME"
@@ -353,6 +367,7 @@ class Request:
         self.ids: list[tuple[int, list[int] | None]] = []
         self.id_texts: list[str] = []
         self.output: str | None = None
+        self.project: str | None = None
 
 
 def _expand_flags(argv: Sequence[str]) -> list[str]:
@@ -360,7 +375,7 @@ def _expand_flags(argv: Sequence[str]) -> list[str]:
     out: list[str] = []
     for arg in argv:
         word = arg[1:]
-        if (arg.startswith("-") and len(word) > 1 and word not in OPTIONS
+        if (arg.startswith("-") and len(word) > 1 and word not in _ALL_OPTIONS
                 and all(ch in OPTIONS and not OPTIONS[ch] for ch in word)):
             out.extend(f"-{ch}" for ch in word)
         else:
@@ -388,9 +403,12 @@ def parse_job_arg(text: str) -> tuple[int, list[int] | None]:
 
 
 def parse_request(argv: Sequence[str]) -> Request:
-    found, operands = parse_args("bjobs", _expand_flags(argv), OPTIONS, stop_at_operand=False)
+    found, operands = parse_args("bjobs", _expand_flags(argv), _ALL_OPTIONS,
+                                 stop_at_operand=False)
     req = Request()
     for name, value in found:
+        if name in REFUSED:
+            raise LsfError(f"-{name}: option not supported by corral")
         if name == "u":
             req.user = value
         elif name == "q":
@@ -399,6 +417,8 @@ def parse_request(argv: Sequence[str]) -> Request:
             req.name = value
         elif name == "o":
             req.output = value
+        elif name == "P":
+            req.project = value  # bsub -P is the job's account
         else:
             req.flags.add(name)
     if "l" in req.flags and "w" in req.flags:
@@ -475,6 +495,8 @@ def select(jobs: Iterable[Job], req: Request, states: frozenset[str] | None) -> 
         rows = [r for r in rows if r.stat in states]
     if req.queue:
         rows = [r for r in rows if r.job.get("partition") == req.queue]
+    if req.project:
+        rows = [r for r in rows if r.job.get("account") == req.project]
     if req.name:
         rows = [r for r in rows if fnmatch.fnmatchcase(str(r.job.get("name") or ""), req.name)
                 or fnmatch.fnmatchcase(r.name, req.name)]

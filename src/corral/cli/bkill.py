@@ -17,6 +17,16 @@ from corral.client import Client
 VERSION = "IBM Spectrum LSF 10.1.0.0 (corral)"
 OPTIONS: dict[str, bool] = {
     "u": True, "q": True, "J": True, "s": True, "l": False, "h": False, "V": False,
+    "b": False,
+}
+# -b (bulk kill) changes nothing: corral cancels a list of jobs in one request anyway.
+NO_EFFECT = frozenset({"b"})
+# LSF 10.1's other bkill options, refused by name (docs/options.md): corral keeps no kill
+# reason (-C), no DONE-by-kill (-d), no forced removal (-r), no application profiles, job
+# groups, service classes or host filters, and -stat's selection is not done.
+REFUSED: dict[str, bool] = {
+    "app": True, "C": True, "d": False, "g": True, "m": True, "r": False, "sla": True,
+    "stat": True,
 }
 USAGE = """\
 Usage: bkill [-h] [-V] [-l] [-q queue_name]
@@ -116,7 +126,11 @@ def _errors_of(reply: Any) -> dict[str, str]:
 
 def _body(client: Client, argv: list[str]) -> int:
     try:
-        found, operands = parse_args("bkill", argv, OPTIONS, stop_at_operand=False)
+        found, operands = parse_args("bkill", argv, {**OPTIONS, **REFUSED},
+                                     stop_at_operand=False)
+        refused = next((name for name, _ in found if name in REFUSED), None)
+        if refused is not None:
+            raise LsfError(f"-{refused}: option not supported by corral")
         values = dict(found)
         if "h" in values:
             print(USAGE, file=sys.stderr)

@@ -29,9 +29,8 @@ class LsfError(Exception):
 # --------------------------------------------------------------------------- command lines
 
 # Option name → takes a value. LSF's options are single-dash words (-gpu, -oo, -Jd).
-# -P names the job's account (LSF projects are what sites account by). -G, -L, -app and -sla
-# are taken and have no effect: corral has no LSF user groups, login shells, application
-# profiles or service classes, and scripts carry them.
+# Every option of LSF 10.1's bsub is in one of the two tables (docs/options.md classes each).
+# -P names the job's account (LSF projects are what sites account by).
 BSUB_OPTIONS: dict[str, bool] = {
     "J": True, "Jd": True, "n": True, "W": True, "q": True, "o": True, "oo": True, "e": True,
     "eo": True, "i": True, "R": True, "gpu": True, "w": True, "cwd": True, "b": True, "M": True,
@@ -39,9 +38,13 @@ BSUB_OPTIONS: dict[str, bool] = {
     "H": False, "x": False, "r": False, "rn": False, "B": False, "N": False, "K": False,
     "h": False, "V": False,
     # Interactive jobs (-Is with a pseudo-terminal): an allocation running the command.
-    "I": False, "Ip": False, "Is": False,
+    "I": False, "Ip": False, "Is": False, "tty": False,
 }
-# Options LSF has and corral cannot honour: refused rather than silently dropped.
+# Taken and without effect: corral has no LSF user groups, login-shell set-up, application
+# profiles or service classes, and scripts carry them; an interactive job's output is on the
+# terminal already (-tty).
+BSUB_NO_EFFECT = frozenset({"G", "L", "app", "sla", "tty"})
+# Options LSF has and corral cannot honour: refused by name rather than silently dropped.
 BSUB_UNSUPPORTED: dict[str, bool] = {
     "E": True, "Ep": True, "f": True, "k": True, "m": True, "T": True, "t": True, "c": True,
     "F": True, "D": True, "S": True, "C": True, "v": True, "p": True, "ext": True, "a": True,
@@ -49,6 +52,13 @@ BSUB_UNSUPPORTED: dict[str, bool] = {
     "Q": True, "is": True, "hostfile": True, "data": True, "outdir": True, "pack": True,
     "IS": False, "ISp": False, "ISs": False,
     "IX": False, "Zs": False, "ul": False,
+    # CSM, multicluster, data manager, energy and other site machinery corral does not have.
+    "alloc_flags": True, "ar": False, "clusters": True, "cn_cu": True, "cn_mem": True,
+    "core_isolation": True, "csm": True, "datachk": False, "datagrp": True, "eptl": True,
+    "freq": True, "hl": False, "jsdl": True, "jsdl_strict": True, "jsm": True, "json": True,
+    "Lp": True, "ln_mem": True, "ln_slots": True, "mig": True, "Ne": False, "network": True,
+    "notify": True, "ptl": True, "rnc": True, "smt": True, "stage": True, "step_cgroup": True,
+    "ti": False, "XF": False, "yaml": True,
 }
 
 

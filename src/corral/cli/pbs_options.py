@@ -27,7 +27,18 @@ EXIT_UNKQUE = 15018 & 0xFF
 EXIT_EXCQRESC = 15036 & 0xFF
 EXIT_PERM = 15007 & 0xFF
 
-QSUB_SPEC = "a:A:c:C:e:fhIj:J:k:l:m:M:N:o:p:P:q:r:S:v:VW:z"
+QSUB_SPEC = "a:A:c:C:e:fGhIj:J:k:l:m:M:N:o:p:P:q:r:R:S:u:v:VW:Xz"
+# Every option of PBS Pro's qsub is in QSUB_SPEC, so none is misread as a script; each is
+# implemented, has no effect (QSUB_NO_EFFECT) or is refused by name (QSUB_REFUSED), as
+# docs/options.md lists them. -c and -k take the values that mean what corral does anyway
+# (no checkpoints; output written straight to its final path) and refuse the others.
+QSUB_REFUSED = frozenset("GRXu")
+QSUB_NO_EFFECT = frozenset("cfkp")
+QSUB_VALUES = {"c": ("n", "u"), "k": ("n", "d", "od", "ed", "oed")}
+# -W attributes PBS has and corral does not do (the others PBS itself calls illegal).
+W_REFUSED = ("group_list", "pwd", "run_count", "sandbox", "stagein", "stageout", "umask",
+             "release_nodes_on_stageout", "tolerate_node_failures", "create_resv_from_job",
+             "interactive")
 
 QSUB_USAGE = """\
 usage: qsub [-a date_time] [-A account_string] [-c interval]
@@ -132,9 +143,21 @@ def read_options(found: Sequence[tuple[str, str]]) -> Options:
             opts.attributes.update(_equal_list(value.strip()))
         elif letter == "r" and value not in ("y", "n"):
             raise OptionProblem("qsub: illegal -r value")
+        elif letter in QSUB_REFUSED:
+            raise OptionProblem(f"qsub: -{letter}: option not supported by corral")
+        elif letter in QSUB_VALUES and _normal(letter, value) not in QSUB_VALUES[letter]:
+            raise OptionProblem(f"qsub: -{letter} {value}: not supported by corral (it accepts "
+                                f"{', '.join(QSUB_VALUES[letter])})")
         else:
             opts.values[letter] = value
     return opts
+
+
+def _normal(letter: str, value: str) -> str:
+    """-k's letters in any order (`eod` as `oed`); -c's value as given."""
+    if letter == "k" and value != "n":
+        return "".join(c for c in "oed" if c in value) if set(value) <= set("oed") else value
+    return value
 
 
 def _equal_list(text: str) -> dict[str, str]:
@@ -247,6 +270,8 @@ def dependency(text: str) -> str:
     parts: list[str] = []
     for item in text.split(","):
         kind, *ids = item.strip().split(":")
+        if kind in ("before", "beforeok", "beforenotok", "beforeany", "on"):
+            raise OptionProblem(f"qsub: -W depend={kind}: not supported by corral")
         if kind not in _DEPEND_TYPES or not ids:
             raise OptionProblem("qsub: illegal -W value")
         converted = []
@@ -388,6 +413,9 @@ def build_request(opts: Options, *, script: str, name: str, cwd: str,
         throttle = attributes.pop("max_run_subjobs", None)
         if attributes.pop("block", "false").lower() not in ("true", "false"):
             raise OptionProblem("qsub: illegal -W value")
+        refused = next((name for name in attributes if name in W_REFUSED), None)
+        if refused is not None:
+            raise OptionProblem(f"qsub: -W {refused}: not supported by corral")
         if attributes:
             raise OptionProblem("qsub: illegal -W value")
     except OptionProblem as exc:
@@ -417,6 +445,10 @@ def build_request(opts: Options, *, script: str, name: str, cwd: str,
             request["partition"] = partition
     if values.get("A"):
         request["account"] = values["A"]
+    if values.get("P"):
+        # PBS's project is a label the site accounts by, as Slurm's WCKey is (Slurm's own
+        # qsub wrapper maps -P the same way); qstat -f shows it as `project`.
+        request["wckey"] = values["P"]
     request["hold"] = "h" in values
     if values.get("r") == "n":
         if array is not None:

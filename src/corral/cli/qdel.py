@@ -26,6 +26,11 @@ from corral.client import Client
 VERSION = "pbs_version = 2022.1.0"
 USAGE = "usage:\n\tqdel [-W force|suppress_email=X] [-x] job_identifier...\n\tqdel --version\n"
 _ACTIVE = ("PENDING", "RUNNING", "COMPLETING", "SUSPENDED")
+# PBS Pro's qdel has these two options (docs/options.md): -x is implemented; -W's values are
+# checked and change nothing, since corral always kills a deleted job after KillWait.
+SPEC = "W:x"
+NO_EFFECT = frozenset("W")
+REFUSED: frozenset[str] = frozenset()
 
 
 def _valid_w(value: str) -> bool:
@@ -92,7 +97,7 @@ def _body(client: Client, argv: list[str]) -> int:
         print(VERSION)
         return 0
     try:
-        found, operands, _ = getopt("qdel", argv, "W:x", permute=True)
+        found, operands, _ = getopt("qdel", argv, SPEC, permute=True)
     except OptionProblem as exc:
         print(exc, file=sys.stderr)
         sys.stderr.write(USAGE)

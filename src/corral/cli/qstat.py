@@ -25,7 +25,12 @@ from corral.cli.pbs_options import (
 from corral.client import Client
 
 VERSION = "pbs_version = 2022.1.0"
-SPEC = "aD:fF:HiJnQrtu:x"
+SPEC = "aBD:EfF:GHiJMnpqQrsTtu:wx1"
+# Every option of PBS Pro's qstat is in SPEC; docs/options.md classes each. These show what
+# corral cannot fill in (server and queue limit summaries, CPU-time percentages, start
+# estimates, comments, wide or sized columns) and are refused by name, not misprinted.
+REFUSED = frozenset("BGMpqsTw")
+NO_EFFECT: frozenset[str] = frozenset()
 # PBS prints "usage: " with its trailing blank.
 USAGE = "usage: \n" + """\
 qstat [-f] [-J] [-p] [-t] [-x] [-E] [ job_identifier... | destination... ]
@@ -60,6 +65,9 @@ class Request:
 def parse(argv: Sequence[str]) -> Request:
     found, operands, _ = getopt("qstat", argv, SPEC, permute=True)
     flags = dict(found)
+    refused = next((f for f in flags if f in REFUSED), None)
+    if refused is not None:
+        raise OptionProblem(f"qstat: -{refused}: option not supported by corral")
     if sum(f in flags for f in "aiHr") > 1:
         raise OptionProblem("")
     if "F" in flags and (flags["F"].lower() not in ("json", "dsv") or "f" not in flags):
@@ -97,8 +105,12 @@ class Printer:
             if request.alternate:
                 if not self.header_done:
                     print(f"\n{self.server}: \n{fmt.ALT_HEADER}")
-                print(fmt.alt_row(job, self.server, self.now))
-                if "n" in request.flags and job.kind != "array":
+                row = fmt.alt_row(job, self.server, self.now)
+                nodes = "n" in request.flags and job.kind != "array"
+                hosts = fmt.exec_host(job.record) if nodes and "1" in request.flags else ""
+                # -n -1: the exec_host string on the job's own line.
+                print(f"{row} {hosts}" if hosts else row)
+                if nodes and "1" not in request.flags:
                     for line in fmt.node_lines(job.record):
                         print(line)
             elif request.format == "json":
@@ -170,6 +182,9 @@ def _body(client: Client, argv: list[str]) -> int:
         return qstat_queues.show(client, request.operands, full=request.full, server=server)
     printer = Printer(request, server, time.time())
     job_ids = [o for o in request.operands if o[:1].isdigit()]
+    if "E" in request.flags:
+        # -E: the job ids in ascending order (one server, so one group).
+        job_ids.sort(key=lambda o: (parse_job_id(o) or (0, None))[0])
     queues = {o.split("@")[0] for o in request.operands if not o[:1].isdigit()}
     failed = 0
     for operand in job_ids:

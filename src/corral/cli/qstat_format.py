@@ -339,7 +339,7 @@ def full_attributes(job: PbsJob, server: str, now: float) -> list[tuple[str, str
         ("etime", _stamp(rec.get("eligible_time"))),
         ("run_count", str(int(rec.get("restarts") or 0) + 1) if started else None),
         ("Exit_status", _exit_status(rec) if state in ("F", "X") and started else None),
-        ("project", "_pbs_project_default"),
+        ("project", str(rec.get("wckey") or "_pbs_project_default")),
         ("Submit_Host", host),
     ]
     if job.kind == "array":

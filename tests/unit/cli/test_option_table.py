@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from corral.cli import (
+    bjobs,
+    bkill,
     lsf_options,
     pbs_options,
+    qdel,
+    qstat,
     sacct,
     salloc,
     sbatch_options,
@@ -68,14 +72,40 @@ def test_every_refused_srun_option_is_refused_by_name() -> None:
         assert caught.value.lines == (f"--{name}: option not supported by corral",)
 
 
-def test_bsub_rows_follow_its_two_lists() -> None:
-    rows = table()["bsub"]
-    assert {n for n, c in rows.items() if c == "refused"} == set(lsf_options.BSUB_UNSUPPORTED)
-    assert {n for n, c in rows.items() if c != "refused"} == set(lsf_options.BSUB_OPTIONS)
+def classes(rows: dict[str, str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for name, kind in rows.items():
+        found.setdefault(kind, set()).add(name)
+    return found
 
 
-def test_qsub_rows_are_its_getopt_letters() -> None:
-    assert set(table()["qsub"]) == set(pbs_options.QSUB_SPEC.replace(":", ""))
+@pytest.mark.parametrize("command, accepted, no_effect, refused", [
+    ("bsub", lsf_options.BSUB_OPTIONS, lsf_options.BSUB_NO_EFFECT, lsf_options.BSUB_UNSUPPORTED),
+    ("bjobs", bjobs.OPTIONS, bjobs.NO_EFFECT, bjobs.REFUSED),
+    ("bkill", bkill.OPTIONS, bkill.NO_EFFECT, bkill.REFUSED),
+])
+def test_lsf_rows_follow_the_commands_lists(command: str, accepted: object, no_effect: object,
+                                            refused: object) -> None:
+    rows = classes(table()[command])
+    assert set(rows) <= {"implemented", "no effect", "refused"}
+    assert rows["refused"] == set(refused)  # type: ignore[call-overload]
+    assert rows.get("no effect", set()) == set(no_effect)  # type: ignore[call-overload]
+    assert rows["implemented"] | rows.get("no effect", set()) == set(accepted)  # type: ignore[call-overload]
+    assert not set(accepted) & set(refused)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("command, spec, no_effect, refused", [
+    ("qsub", pbs_options.QSUB_SPEC, pbs_options.QSUB_NO_EFFECT, pbs_options.QSUB_REFUSED),
+    ("qstat", qstat.SPEC, qstat.NO_EFFECT, qstat.REFUSED),
+    ("qdel", qdel.SPEC, qdel.NO_EFFECT, qdel.REFUSED),
+])
+def test_pbs_rows_are_the_getopt_letters_with_the_same_classes(
+        command: str, spec: str, no_effect: frozenset[str], refused: frozenset[str]) -> None:
+    rows = classes(table()[command])
+    assert set(rows) <= {"implemented", "no effect", "refused"}
+    assert set().union(*rows.values()) == set(spec.replace(":", "")) | {"version"}
+    assert rows.get("refused", set()) == refused
+    assert rows.get("no effect", set()) == no_effect
 
 
 @pytest.mark.parametrize("command, module", [("sacct", sacct), ("scontrol", scontrol)])

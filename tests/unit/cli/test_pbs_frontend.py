@@ -193,8 +193,8 @@ def test_output_options(argv: list[str], stdout: str, stderr: str | None) -> Non
     (["-J", "5-1"], "illegal -J value"),
     (["-J", "1-5", "-r", "n"], " cannot submit non-rerunable Array Job"),
     (["-j", "x"], "illegal -j value"),
-    (["-W", "depend=before:12"], "illegal -W value"),
-    (["-W", "umask=022"], "illegal -W value"),
+    (["-W", "depend=afterok"], "illegal -W value"),
+    (["-W", "nosuchattribute=1"], "illegal -W value"),
     (["-m", "xyz"], "illegal -m value"),
     (["-a", "25:00"], "illegal -a value"),
 ])
