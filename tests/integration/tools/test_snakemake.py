@@ -1,6 +1,10 @@
 """snakemake 9, unchanged, with snakemake-executor-plugin-slurm: each rule is an sbatch job (the
-plugin's --parsable, --comment, --export and -D options), polled with sacct or squeue by the run's
---name, and a failing rule fails the workflow. Only corral's commands are on PATH."""
+plugin's --parsable, --job-name, --comment, --export=ALL, -D, -t, --mem, --ntasks and
+--cpus-per-task; the command as --wrap, as a script on /dev/stdin, or a rule's jobs as one
+--array), run by the jobstep plugin as an srun step, polled with sacct (--clusters all,
+--starttime/--endtime now, --name) or squeue (--states=all --name) by the run's name; a
+failing rule fails the workflow with its status, and the efficiency report reads sacct.
+Only corral's commands are on PATH."""
 
 from __future__ import annotations
 
@@ -59,9 +63,11 @@ def test_snakemake_runs_a_dag_and_reports_a_failing_rule(
     (workdir / "Snakefile").write_text(SNAKEFILE)
     # One run: the two parts and the broken rule are the first round of jobs, the join the
     # second (--keep-going lets the branch that does not depend on the failure finish).
-    # Arrays for the parts, or else the plugin's efficiency report (sacct --name of the run).
+    # Arrays for the parts (sbatch --wrap), or else each job's script on stdin (sbatch
+    # /dev/stdin) and the plugin's efficiency report (sacct --name of the run).
     extra = (["--slurm-array-jobs", "part"] if arrays else
-             ["--slurm-efficiency-report", "--slurm-efficiency-report-path", str(workdir / "eff")])
+             ["--slurm-pass-command-as-script", "--slurm-efficiency-report",
+              "--slurm-efficiency-report-path", str(workdir / "eff")])
     run = _snakemake(cluster, workdir, status, *extra)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
