@@ -213,6 +213,7 @@ def job_from_dict(data: Mapping[str, Any]) -> Job:
     if step:
         values["batch_step"] = _step_from_dict(step)
     values["steps"] = tuple(_step_from_dict(s) for s in data.get("steps") or ())
+    values["sched_nodes"] = tuple(data.get("sched_nodes") or ())
     return Job(**values)
 
 
