@@ -50,8 +50,8 @@ NO_EFFECT = frozenset({"federation", "local", "duplicates", "verbose", "use-loca
 # does not filter on it; a tool that needs one learns so instead of reading a wrong answer.
 REFUSED = frozenset({
     "associations", "batch-script", "completion", "constraints", "env-vars", "file", "flags",
-    "gid", "group", "ncpus", "nnodes", "nodelist", "noconvert", "reason", "timelimit-max",
-    "timelimit-min", "truncate", "units", "wckeys", "whole-hetjob", "yaml"})
+    "gid", "group", "ncpus", "nnodes", "nodelist", "reason", "timelimit-max",
+    "timelimit-min", "truncate", "wckeys", "whole-hetjob", "yaml"})
 
 _EXTRA_STATES = {"S": "SUSPENDED", "RQ": "REQUEUED", "RS": "RESIZING", "RV": "REVOKED",
                  "SE": "SPECIAL_EXIT", "ST": "STOPPED"}
@@ -103,6 +103,8 @@ class SacctOptions:
     # -M: the clusters asked for; None when every one is (no -M, -M all, -L).
     clusters: list[str] | None = None
     expand_arrays: bool = False
+    units: str | None = None  # --units: K, M, G, T or P for every size field
+    convert: bool = True  # False with --noconvert
 
 
 def _split(value: str) -> list[str]:
@@ -180,6 +182,10 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
             opts.qos += _split(value)
         elif key == "array":
             opts.expand_arrays = True
+        elif key == "units":
+            opts.units = _unit(value)
+        elif key == "noconvert":
+            opts.convert = False
     if rest:
         raise SacctExit("sacct: error: Unknown arguments:\n"
                         + "".join(f"sacct: error:  {arg}\n" for arg in rest))
@@ -193,6 +199,15 @@ def _job_selector(text: str) -> tuple[str, str | None]:
     if match is None:
         raise _fatal(f"Bad job/step specified: {text}")
     return match.group(1), match.group(2)
+
+
+def _unit(text: str) -> str:
+    """--units: its first letter, any case, one of KMGTP (Slurm's get_unit_type)."""
+    letter = text[:1].upper()
+    if not letter or letter not in fmt.UNITS:
+        raise SacctExit(f"sacct: error: Invalid unit type '{text[:1]}'. Possible options are "
+                        f"'{fmt.UNITS}'\n" + _fatal("Invalid unit type").text)
+    return letter
 
 
 def _state_name(text: str) -> str:
@@ -248,7 +263,8 @@ def select_views(records: Sequence[Mapping[str, Any]], opts: SacctOptions, now: 
         if opts.jobs and not chosen:
             continue
         for view in (view for task in _tasks(rec, opts.expand_arrays)
-                     for view in fmt.job_views(task, now, tz)):
+                     for view in fmt.job_views(task, now, tz, opts.units,
+                                                     opts.convert)):
             step_id = None if view.step is None else str(view.step.get("step_id"))
             if step_id is None:
                 keep = not opts.jobs or None in chosen

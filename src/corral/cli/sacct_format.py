@@ -116,19 +116,31 @@ def display_job_id(rec: Record) -> str:
     return str(rec["job_id"])
 
 
-def format_kb(kb: float) -> str:
-    """KiB as sacct prints MaxRSS: ``1088K``, ``2M``, ``1.50M`` (Slurm's convert_num_unit)."""
-    num = float(kb) * 1024
+UNITS = "KMGTP"  # sacct --units=: the letters after none (0), as Slurm numbers them (1..5)
+
+
+def convert_num_unit(num: float, orig: int, units: str | None = None,
+                     convert: bool = True) -> str:
+    """Slurm's convert_num_unit for a size of unit `orig` (0 bytes, 1 K, 2 M …): --units
+    converts to that unit (and overrides --noconvert), --noconvert (`convert` False) prints it
+    as it is, and the default converts while no precision is lost (half units count)."""
     if int(num) == 0:
         return "0"
-    units = ("", "K", "M", "G", "T", "P")
-    index = 0
-    while num > 1024 and index < len(units) - 1:
-        if int(num) % 512:
-            break
-        num /= 1024
-        index += 1
-    return f"{int(num)}{units[index]}" if num == int(num) else f"{num:.2f}{units[index]}"
+    if units is not None:
+        spec = UNITS.index(units) + 1
+        num = num * 1024 ** (orig - spec) if spec < orig else num / 1024 ** (spec - orig)
+        orig = spec
+    elif convert:
+        while num >= 1024 and int(num) % 512 == 0:
+            num /= 1024
+            orig += 1
+    letter = ("", *UNITS)[orig] if 0 <= orig <= len(UNITS) else "?"
+    return f"{int(num)}{letter}" if num == int(num) else f"{num:.2f}{letter}"
+
+
+def format_kb(kb: float, units: str | None = None, convert: bool = True) -> str:
+    """KiB as sacct prints MaxRSS (kept in bytes by Slurm): ``1088K``, ``2M``, ``1.50M``."""
+    return convert_num_unit(float(kb) * 1024, 0, units, convert)
 
 
 def format_cpu_time(seconds: float | None) -> str:
@@ -160,6 +172,8 @@ class RowView:
     step: Record | None
     now: float
     tz: dt.tzinfo | None
+    units: str | None = None  # --units: the letter every size field is printed in
+    convert: bool = True  # False with --noconvert: sizes in their own unit, unconverted
 
     @property
     def is_job(self) -> bool:
@@ -359,11 +373,11 @@ _VALUES: dict[str, Callable[[RowView], str | None]] = {
     "JobName": lambda v: str(v.job.get("name") or "") if v.step is None
     else str(v.step.get("name") or "batch"),
     "MaxRSS": lambda v: None if v.step is None or v.step.get("max_rss_kb") is None
-    else format_kb(v.step["max_rss_kb"]),
+    else format_kb(v.step["max_rss_kb"], v.units, v.convert),
     "MaxRSSNode": _usage_node,
     "MaxRSSTask": lambda v: None if _usage_node(v) is None else "0",
     "AveRSS": lambda v: None if (rss := _per_task(v, "max_rss_kb")) is None
-    else format_kb(int(rss)),
+    else format_kb(int(rss), v.units, v.convert),
     "AveCPU": lambda v: _cpu_hms(_per_task(v, "total_cpu_s")),
     "MinCPU": lambda v: _cpu_hms(_per_task(v, "total_cpu_s", minimum=True)),
     "MinCPUNode": lambda v: None if _per_task(v, "total_cpu_s", minimum=True) is None
@@ -382,7 +396,8 @@ _VALUES: dict[str, Callable[[RowView], str | None]] = {
     "QOS": lambda v: v.job_only(v.job.get("qos")),
     "Reason": _reason,
     "ReqCPUS": lambda v: str(v.job.get("num_cpus") or 0) if v.is_job else str(v.cpus()),
-    "ReqMem": lambda v: format_memory_mb(v.job_mem() or 0) if v.is_job and v.job_mem() else None,
+    "ReqMem": lambda v: convert_num_unit(v.job_mem() or 0, 2, v.units, v.convert)
+    if v.is_job and v.job_mem() else None,
     "ReqNodes": _nodes,
     "ReqTRES": lambda v: _job_tres(v, requested=True),
     "Restarts": lambda v: v.job_only(v.job.get("restarts", 0)),
@@ -414,13 +429,14 @@ def field_value(name: str, view: RowView) -> str | None:
     return None if compute is None else compute(view)
 
 
-def job_views(rec: Record, now: float, tz: dt.tzinfo | None) -> list[RowView]:
+def job_views(rec: Record, now: float, tz: dt.tzinfo | None, units: str | None = None,
+              convert: bool = True) -> list[RowView]:
     """The job's line followed by its steps' lines (the batch step once the job has started)."""
-    views = [RowView(rec, None, now, tz)]
+    views = [RowView(rec, None, now, tz, units, convert)]
     if rec.get("batch_step"):
         views.append(RowView(rec, {"step_id": "batch", "name": "batch", **rec["batch_step"]},
-                             now, tz))
-    views.extend(RowView(rec, step, now, tz) for step in rec.get("steps") or [])
+                             now, tz, units, convert))
+    views.extend(RowView(rec, step, now, tz, units, convert) for step in rec.get("steps") or [])
     return views
 
 

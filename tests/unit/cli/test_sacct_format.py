@@ -405,3 +405,48 @@ def test_body_reports_a_bad_field_before_asking(capsys: pytest.CaptureFixture[st
     assert sacct._body(client, ["-o", "Nope"]) == 1  # type: ignore[arg-type]
     assert capsys.readouterr().err == 'sacct: error: Invalid field requested: "Nope"\n'
     assert client.queries == []
+
+
+# ---------------------------------------------------------------------------- --units, --noconvert
+
+
+@pytest.mark.parametrize(("num", "orig", "units", "convert", "text"), [
+    (1114112, 0, None, True, "1088K"),      # Slurm's default: exact conversion of bytes
+    (1048576, 0, None, True, "1M"),         # 1024 is a whole unit up, as convert_num_unit has it
+    (1114112, 0, "K", True, "1088K"),       # --units=K
+    (1114112, 0, "M", True, "1.06M"),       # --units=M: two decimals when not whole
+    (100, 2, "K", True, "102400K"),         # ReqMem (MiB) asked for in K
+    (1114112, 0, None, False, "1114112"),   # --noconvert: bytes as they are, no letter
+    (100, 2, None, False, "100M"),          # --noconvert on a MiB field keeps its own unit
+    (1114112, 0, "K", False, "1088K"),      # --units overrides --noconvert, as in Slurm
+    (0, 0, "K", True, "0")])
+def test_convert_num_unit_as_slurm(num: int, orig: int, units: str | None, convert: bool,
+                                   text: str) -> None:
+    assert fmt.convert_num_unit(num, orig, units, convert) == text
+
+
+def test_units_k_prints_max_rss_as_myqueue_reads_it() -> None:
+    # myqueue's SLURM.maxrss: `sacct -j ID -n --units=K -o MaxRSS`, a line ending in K per step
+    out = sacct_out(["-j", "2451", "-n", "--units=K", "-o", "MaxRSS"],
+                    [make_job(batch_step=step("COMPLETED", "13:10:01", "13:10:21", rss=2048))])
+    assert [line.strip() for line in out.splitlines()] == ["", "2048K"]
+
+
+def test_units_and_noconvert_change_only_size_fields() -> None:
+    record = make_job(batch_step=step("COMPLETED", "13:10:01", "13:10:21", rss=2048))
+    argv = ["-j", "2451", "-n", "-P", "-o", "JobID,ReqMem,MaxRSS,AveRSS,Elapsed"]
+    assert sacct_out(argv, [record]) == "2451|100M|||00:00:20\n2451.batch||2M|2M|00:00:20\n"
+    assert sacct_out(argv + ["--units=G"], [record]) == (
+        "2451|0.10G|||00:00:20\n2451.batch||0.00G|0.00G|00:00:20\n")
+    assert sacct_out(argv + ["--noconvert"], [record]) == (
+        "2451|100M|||00:00:20\n2451.batch||2097152|2097152|00:00:20\n")
+
+
+@pytest.mark.parametrize("value", ["X", "b", "Bytes"])
+def test_bad_units_are_refused_in_sacct_words(value: str) -> None:
+    with pytest.raises(sacct.SacctExit) as caught:
+        sacct.parse_args([f"--units={value}"], environ={})
+    assert caught.value.text == (
+        f"sacct: error: Invalid unit type '{value[0]}'. Possible options are 'KMGTP'\n"
+        "sacct: fatal: Invalid unit type\n")
+    assert caught.value.code == 1
