@@ -95,11 +95,15 @@ def parse_args(prog: str, argv: Sequence[str], options: Mapping[str, bool],
             else:
                 found.append((word, None))
         else:
-            # The longest option that prefixes the word, with its value attached (-n4).
-            prefixes = [o for o in options if options[o] and word.startswith(o)]
+            # LSF's my_getopt takes the first option of its template that begins the word,
+            # longer names listed first (Jd: before J:, oo: before o:): the longest prefix.
+            # Its value is the rest of the word (-n4); a flag cannot have one (-Hx).
+            prefixes = [o for o in options if word.startswith(o)]
             if not prefixes:
                 raise LsfError(f"{prog}: illegal option -- {word}")
             name = max(prefixes, key=len)
+            if not options[name]:
+                raise LsfError(f"{prog}: option cannot have an argument -- {name}")
             found.append((name, word[len(name):]))
         i += 1
     return found, operands

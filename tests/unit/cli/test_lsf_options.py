@@ -86,8 +86,27 @@ def test_options_are_lsf_words_and_stop_at_the_command() -> None:
     assert command == ["ls", "-l", "-n", "3"]
 
 
+@pytest.mark.parametrize("argv,found", [
+    (["-n4"], [("n", "4")]), (["-W10"], [("W", "10")]), (["-W1:30"], [("W", "1:30")]),
+    (["-Jname"], [("J", "name")]), (["-eerr"], [("e", "err")]),
+    (["-ooutput"], [("oo", "utput")]), (["-oout.%J"], [("oo", "ut.%J")]),
+    (["-oxout"], [("o", "xout")]), (["-eoerr"], [("eo", "err")]),
+    (["-Jdoe"], [("Jd", "oe")]), (["-cwd/tmp"], [("cwd", "/tmp")]),
+    (["-oo", "output"], [("oo", "output")]), (["-eo", "err"], [("eo", "err")]),
+    (["-Jd", "text"], [("Jd", "text")]), (["-o", "x", "-e", "y"], [("o", "x"), ("e", "y")]),
+])
+def test_attached_values_read_as_lsf_reads_them(argv: list[str],
+                                                found: list[tuple[str, str]]) -> None:
+    # LSF's my_getopt: the word is an option's name, or begins with one that takes a value,
+    # the longer names tried first (its template lists Jd: before J:, is: before i:, cwd:
+    # before c:, so -oo must come before -o). So -n4 is -n 4 and -eerr is -e err, but
+    # -ooutput is -oo utput on LSF, and so here: only -o with another first letter attaches.
+    assert parse_args("bsub", [*argv, "ls"], ALL) == (found, ["ls"])
+
+
 @pytest.mark.parametrize("argv,message", [
     (["-zz", "ls"], "bsub: illegal option -- zz"),
+    (["-Hx", "ls"], "bsub: option cannot have an argument -- H"),
     (["-q"], "bsub: option requires an argument -- q"),
 ])
 def test_getopt_errors_read_as_lsf_prints_them(argv: list[str], message: str) -> None:
