@@ -297,7 +297,14 @@ def _gpu_derived(request: dict[str, Any]) -> None:
     """--gpus-per-task, --cpus-per-gpu and --mem-per-gpu fix what a node must hold."""
     tasks = request.get("num_tasks", 1)
     nodes = request.get("num_nodes", 1)
-    if request.get("gpus_per_task"):
+    # No node count yet (no -N, --ntasks-per-node or -w): the controller spreads the tasks
+    # over as many nodes as they need, so their GPUs are a total it spreads with them, as a
+    # --gpus total is (-n 4 --gpus-per-task=1 is 4 GPUs in all, not 4 on every node).
+    spread = bool(request.get("gpus_per_task")) and "num_nodes" not in request \
+        and not request.get("ntasks_per_node")
+    if spread:
+        request["gpus"] = max(request.get("gpus", 0), request["gpus_per_task"] * tasks)
+    elif request.get("gpus_per_task"):
         per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
         request["gpus_per_node"] = max(request.get("gpus_per_node", 0),
                                        request["gpus_per_task"] * per_node_tasks)
@@ -306,7 +313,13 @@ def _gpu_derived(request: dict[str, Any]) -> None:
         per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
         request["cpus_per_task"] = max(request.get("cpus_per_task", 1),
                                        -(-request["cpus_per_gpu"] * gpus // per_node_tasks))
-    if gpus and request.get("mem_per_gpu") and "mem_per_node" not in request:
+    if not gpus or not request.get("mem_per_gpu") or "mem_per_node" in request:
+        return
+    if spread and "mem_per_cpu" not in request:
+        # a task's GPUs' memory, on its CPUs: it follows the tasks wherever they land
+        per_task = request["mem_per_gpu"] * request["gpus_per_task"]
+        request["mem_per_cpu"] = -(-per_task // request.get("cpus_per_task", 1))
+    elif not spread:
         request["mem_per_node"] = request["mem_per_gpu"] * gpus
 
 

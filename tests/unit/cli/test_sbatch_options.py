@@ -96,3 +96,32 @@ def test_bad_values_are_named(values: dict[str, str | None], message: str) -> No
     with pytest.raises(SbatchError) as error:
         request(values)
     assert error.value.lines[0] == message
+
+
+def gpu_fields(values: dict[str, str | None]) -> tuple[object, object, object]:
+    req = request(values)
+    return req.get("gpus"), req.get("gpus_per_node"), req.get("num_nodes")
+
+
+@pytest.mark.parametrize("values,expected", [
+    # Without -N the job's node count is the controller's to work out: the GPUs go with the
+    # tasks as a total, spread as --gpus is (-n 4 --gpus-per-task=1: 4 in all, not 4 a node).
+    ({"ntasks": "4", "gpus-per-task": "1"}, (4, None, None)),
+    ({"ntasks": "3", "gpus-per-task": "2"}, (6, None, None)),
+    ({"gpus-per-task": "1"}, (1, None, None)),
+    ({"ntasks": "4", "gpus-per-task": "1", "gpus": "6"}, (6, None, None)),
+    # With -N (or tasks per node) the nodes are known: each node's tasks' GPUs, as before.
+    ({"ntasks": "4", "nodes": "2", "gpus-per-task": "1"}, (None, 2, 2)),
+    ({"ntasks": "4", "ntasks-per-node": "2", "gpus-per-task": "1"}, (None, 2, 2)),
+])
+def test_gpus_per_task_without_nodes_is_a_total(values: dict[str, str | None],
+                                                expected: tuple[object, object, object]) -> None:
+    assert gpu_fields(values) == expected
+
+
+def test_mem_per_gpu_of_spread_tasks_follows_their_cpus() -> None:
+    req = request({"ntasks": "4", "gpus-per-task": "1", "mem-per-gpu": "1G",
+                   "cpus-per-task": "2"})
+    assert (req["gpus"], req["mem_per_cpu"], "mem_per_node" in req) == (4, 512, False)
+    fixed = request({"ntasks": "4", "nodes": "2", "gpus-per-task": "1", "mem-per-gpu": "1G"})
+    assert (fixed["gpus_per_node"], fixed["mem_per_node"]) == (2, 2048)
