@@ -393,7 +393,9 @@ def _body(client: Client, args: list[str]) -> int:
 
 
 def _cluster_name(client: Client) -> str:
-    return str(client.config().get("ClusterName") or fmt.CLUSTER).lower()
+    from corral.cli import clusters
+
+    return clusters.local_name(client)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from corral.cli import clusters
 from corral.cli.allocation import (
     AllocationRefused,
     allocation_environment,
@@ -127,6 +128,8 @@ def _salloc(client: Client, argv: list[str]) -> int:
     if "version" in values:
         print("slurm-wlm 22.05.8")
         return 0
+    if values.get("clusters"):  # -M: this cluster (or all), before anything is asked for
+        clusters.check(client, str(values["clusters"]))
     quiet = "quiet" in values
     kill_signal = _kill_signal(values["kill-command"]) if "kill-command" in values else None
     name = os.path.basename(command[0]) if command else "interactive"

@@ -8,6 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from corral.cli import clusters
+from corral.cli.runner import CommandError
 from corral.cli.sbatch_options import (
     OPTIONS,
     SBATCH_ENVIRONMENT,
@@ -73,6 +75,13 @@ def _wait(client: Client, job_id: int) -> int:
         delay = min(delay * 1.5, 2.0)
 
 
+def submitted(job_id: int, parsable: bool, cluster: str | None) -> str:
+    """sbatch's answer; with -M it names the cluster, as Slurm's does (`N;cluster` parsable)."""
+    if parsable:
+        return f"{job_id};{cluster}" if cluster else str(job_id)
+    return f"Submitted batch job {job_id}" + (f" on cluster {cluster}" if cluster else "")
+
+
 def submit(argv: Sequence[str], client: Client) -> int:
     parsed = parse_command_line(argv)
     values = parsed.values
@@ -87,6 +96,12 @@ def submit(argv: Sequence[str], client: Client) -> int:
     script, default_name, command = _read_script(merge(from_environment, values),
                                                   parsed.script_path)
     values = merge(parse_directives(script), from_environment, values)
+    cluster = None
+    if values.get("clusters"):  # -M: this cluster (or all), checked before anything is sent
+        try:
+            cluster = clusters.check(client, str(values["clusters"]))
+        except CommandError as exc:
+            raise SbatchError(exc.message) from None
     request = build_request(values, script=script, script_args=parsed.script_args,
                             default_name=default_name, cwd=os.getcwd(), environ=os.environ,
                             hostname=socket.gethostname().split(".")[0], command=command,
@@ -108,10 +123,7 @@ def submit(argv: Sequence[str], client: Client) -> int:
         print(f"sbatch: Job {job_id} to start at {when} using {reply['cpus']} processors on "
               f"nodes {nodes} in partition {reply['partition']}", file=sys.stderr)
         return 0
-    if "parsable" in values:
-        print(job_id, flush=True)
-    else:
-        print(f"Submitted batch job {job_id}", flush=True)
+    print(submitted(job_id, "parsable" in values, cluster), flush=True)
     if "wait" in values:
         return _wait(client, job_id)
     return 0

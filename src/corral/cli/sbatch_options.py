@@ -32,6 +32,7 @@ OPTIONS = [
     Option("begin", "b"), Option("deadline"), Option("time-min"), Option("signal"),
     Option("export-file"), Option("get-user-env", takes_value=True, optional_value=True),
     Option("gpus-per-task"), Option("cpus-per-gpu"), Option("mem-per-gpu"), Option("wckey"),
+    Option("clusters", "M"),
 ]
 
 

@@ -21,7 +21,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("name", "n"), Option("jobname"), Option("partition", "p"),
     Option("quiet", "Q", False), Option("signal", "s"), Option("state", "t"), Option("user", "u"),
     Option("verbose", "v", False), Option("version", "V", False), Option("help", None, False),
-    Option("usage", None, False), Option("me", None, False),
+    Option("usage", None, False), Option("me", None, False), Option("clusters", "M"),
 )
 
 USAGE = """\
@@ -134,6 +134,8 @@ def parse_selection(argv: Sequence[str],
             selection["user"] = _my_name()
         elif key in ("verbose", "quiet", "full"):
             selection[key] = True
+        elif key == "clusters":  # checked against this cluster's name before any cancel
+            selection["clusters"] = arg
     job_ids = [parse_job_id(text) for text in operands]
     if job_ids:
         selection["job_ids"] = job_ids
@@ -185,6 +187,10 @@ def _body(client: Client, argv: list[str]) -> int:
     if "show" in selection:
         print({"version": VERSION, "help": HELP, "usage": USAGE}[selection["show"]])
         return 0
+    if "clusters" in selection:
+        from corral.cli import clusters
+
+        clusters.check(client, selection["clusters"])
     reply = client.cancel(**request_body(selection))
     lines, rc = report(reply, selection)
     for line in lines:

@@ -377,12 +377,9 @@ class Scontrol:
 
     def check_clusters(self, names: str) -> None:
         """-M: this cluster (or all, which is this one); any other, in Slurm's words."""
-        local = str(self.client.config().get("ClusterName") or "corral").lower()
-        for name in (n.strip() for n in names.split(",")):
-            if name.lower() not in (local, "all"):
-                raise CommandError(
-                    f"'{name}' can't be reached now, or it is an invalid entry for --cluster.  "
-                    "Use 'sacctmgr list clusters' to see available clusters.")
+        from corral.cli import clusters
+
+        clusters.check(self.client, names)
 
 
 def _nice(value: str) -> int:

@@ -26,7 +26,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("partition", "p"), Option("responding", "r", False),
     Option("list-reasons", "R", False), Option("summarize", "s", False), Option("states", "t"),
     Option("verbose", "v", False), Option("version", "V", False), Option("help", None, False),
-    Option("usage", None, False),
+    Option("usage", None, False), Option("clusters", "M"),
 )
 _KEYS = {"Node": "node", "list-reasons": "reasons"}
 
@@ -81,6 +81,7 @@ class Request:
         self.responding = responding
         self.iterate = 0.0
         self.show: str | None = None
+        self.clusters: str | None = None  # -M: checked, then each pass headed by its name
 
 
 def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Request:
@@ -121,6 +122,7 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     req = Request(layout, noheader="noheader" in flags, long=long, node_oriented=node_oriented,
                   exact="exact" in flags, partitions=partitions, dead="dead" in flags,
                   responding="responding" in flags)
+    req.clusters = flags.get("clusters")
     if "nodes" in flags:
         try:
             req.nodes = set(expand(flags["nodes"] or ""))
@@ -184,9 +186,17 @@ def _body(client: Client, argv: list[str]) -> int:
     if req.show:
         print({"version": VERSION, "help": HELP, "usage": USAGE}[req.show])
         return 0
+    cluster = None
+    if req.clusters is not None:
+        from corral.cli import clusters
+
+        cluster = clusters.check(client, req.clusters)
     while True:
         nodes, partitions = client.nodes(), client.partitions()
         lines = listing(req, nodes, partitions, system_clock())
+        if cluster is not None and not req.noheader:
+            # -M: Slurm heads each cluster's listing (after the date line) with its name
+            lines.insert(int(bool(req.long or req.iterate)), f"CLUSTER: {cluster}")
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
         if not req.iterate:

@@ -35,7 +35,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("user", "u"), Option("users"), Option("verbose", "v", False),
     Option("version", "V", False), Option("nodelist", "w"), Option("me", None, False),
     Option("start", None, False), Option("json", None, False), Option("help", None, False),
-    Option("usage", None, False),
+    Option("usage", None, False), Option("clusters", "M"),
 )
 # Long spellings that mean the same option.
 _ALIASES = {"accounts": "account", "job": "jobs", "names": "name", "partitions": "partition",
@@ -107,6 +107,7 @@ class Request:
         self.json = False
         self.expand_arrays = False
         self.show: str | None = None  # "version", "help" or "usage": print it and stop
+        self.clusters: str | None = None  # -M: checked, then each pass headed by its name
 
 
 def _split(text: str) -> list[str]:
@@ -177,6 +178,8 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
             req.json = True
         elif key == "array":
             req.expand_arrays = True
+        elif key == "clusters":
+            req.clusters = arg
     if operands:
         raise CommandError(f"Unrecognized option: {operands[0]}")
     for job_id in req.job_ids or []:
@@ -337,6 +340,11 @@ def _body(client: Client, argv: list[str]) -> int:
         squeue_sort.sort_jobs([], req.sort, 0.0)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    cluster = None
+    if req.clusters is not None:
+        from corral.cli import clusters
+
+        cluster = clusters.check(client, req.clusters)
     while True:
         try:
             jobs = [] if users is not None and not users else _fetch(client, req)
@@ -350,7 +358,12 @@ def _body(client: Client, argv: list[str]) -> int:
             print("slurm_load_jobs error: Invalid job id specified", file=sys.stderr)
             return 1
         now = system_clock()
-        sys.stdout.write("".join(line + "\n" for line in listing(req, jobs, users, now)))
+        lines = listing(req, jobs, users, now)
+        if cluster is not None and not req.noheader:
+            # -M: Slurm heads each cluster's listing (after the date line) with its name
+            lines.insert(int(bool(req.long or req.iterate) and not req.json),
+                         f"CLUSTER: {cluster}")
+        sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
         if not req.iterate:
             return 0

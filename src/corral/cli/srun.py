@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.api import stepio
+from corral.cli import clusters
 from corral.cli.allocation import (
     AllocationRefused,
     release,
@@ -263,7 +264,8 @@ class StepRun:
         """Serves the step until every node says its tasks ended; returns srun's exit code."""
         try:
             output = self._output()
-        except OutputFileError as exc:  # the step's tasks end when srun's I/O server goes
+        except OutputFileError as exc:  # the tasks already started: the nodes end them, FAILED
+            self._launch_failed(str(exc))
             raise SrunError(str(exc)) from None
         self.server.output = output
         expected = set(self.reply["nodes"])
@@ -331,6 +333,21 @@ class StepRun:
         self.server.signal(signal.SIGTERM)
         self.kill_deadline = time.monotonic() + 10.0
 
+    def _launch_failed(self, why: str) -> None:
+        """Tells each node the step cannot run and waits (briefly) until it has ended its
+        tasks: the step ends FAILED, as a launch slurmstepd could not complete, not cancelled."""
+        expected, ended = set(self.reply["nodes"]), set()
+        deadline = time.monotonic() + 30.0
+        while ended != expected and time.monotonic() < deadline:
+            try:
+                kind, node = self.server.events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if kind == "hello":
+                self.server.send(node, stepio.control({"launch_failed": why}))
+            elif kind in ("done", "lost"):
+                ended.add(node)
+
     def _lost(self, node: str) -> None:
         missing = [p for p in self.server.node_tasks.get(node, []) if p not in self.server.exits]
         if missing:
@@ -362,6 +379,8 @@ def _srun(client: Client, argv: list[str]) -> int:
         return 0
     if not opts.argv:
         raise SrunError("No command given to execute.")
+    if opts.values.get("clusters"):  # -M: this cluster (or all), before anything is asked
+        clusters.check(client, str(opts.values["clusters"]))
     interrupts = Interrupts(opts)
     interrupts.install()
     job_id = opts.job_id

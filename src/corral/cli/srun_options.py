@@ -70,7 +70,7 @@ REFUSED = (
     "reservation", "immediate", "network", "spread-job", "no-kill", "wait", "propagate",
     "threads-per-core", "ntasks-per-core", "ntasks-per-socket", "sockets-per-node",
     "cores-per-socket", "accel-bind", "acctg-freq", "bb", "bbf", "bcast", "bcast-exclude",
-    "batch", "clusters", "cluster-constraint", "compress", "container", "contiguous",
+    "batch", "cluster-constraint", "compress", "container", "contiguous",
     "core-spec", "cpu-freq", "delay-boot", "epilog", "extra-node-info", "gid", "gpu-freq",
     "gpus-per-socket", "gres-flags", "het-group", "licenses", "mcs-label", "mincpus",
     "multi-prog", "no-allocate", "nodefile", "ntasks-per-gpu", "power", "prefer",
