@@ -263,6 +263,9 @@ def test_unreachable_controller_is_one_line_without_traceback(cluster: Cluster, 
         result = cluster.run(command, *args.get(command, []), cwd=workdir,
                              env={"CORRAL_CONTROLLER": str(workdir / "nothing.sock")})
         assert result.returncode != 0, command
-        assert result.stderr.startswith(f"{command}: error: cannot reach the controller at "), \
+        # squeue speaks as Slurm's does (slurm_load_jobs error: …): batchspawner matches it.
+        prefix = ("slurm_load_jobs error: Unable to contact slurm controller (connect failure): "
+                  if command == "squeue" else f"{command}: error: ")
+        assert result.stderr.startswith(prefix + "cannot reach the controller at "), \
             (command, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

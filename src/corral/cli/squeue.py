@@ -349,10 +349,9 @@ def _body(client: Client, argv: list[str]) -> int:
         try:
             jobs = [] if users is not None and not users else _fetch(client, req)
         except ControllerUnreachable as exc:
-            # Slurm's line first: batchspawner reads it as "controller down, ask again" where
-            # any other answer ends the user's server; then where corral looked.
-            print(f"slurm_load_jobs error: {slurm_unreachable(exc)}", file=sys.stderr)
-            print(f"squeue: error: {exc}", file=sys.stderr)
+            # One line, in Slurm's words first: batchspawner reads them as "controller down,
+            # ask again" where any other answer ends the user's server; then where we looked.
+            print(f"slurm_load_jobs error: {slurm_unreachable(exc)}: {exc}", file=sys.stderr)
             return 1
         if jobs is None:
             print("slurm_load_jobs error: Invalid job id specified", file=sys.stderr)

@@ -20,9 +20,9 @@ def test_squeue_without_a_controller_prints_slurms_load_jobs_error(
     assert squeue.main(["-h", "-j", "12", "-o", "%T %B"]) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    first, second = err.splitlines()
-    assert first == "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
-    assert second.startswith(f"squeue: error: cannot reach the controller at {address}")
+    [line] = err.splitlines()
+    assert line.startswith("slurm_load_jobs error: Unable to contact slurm controller "
+                           f"(connect failure): cannot reach the controller at {address}")
     # batchspawner's SlurmSpawner matches the stripped stderr with its state_unknown_re.
     assert re.search(SlurmSpawner.state_unknown_re.default_value, err.strip())
 
