@@ -194,12 +194,17 @@ def enter(job: JobIsolation, step: Cgroup | None) -> None:
         os.sched_setaffinity(0, job.cpus)
 
 
-def open_step(job: JobIsolation, name: str) -> Cgroup | None:
-    """The cgroup of one step of the job (`batch`, or an srun step number), made on demand."""
+def open_step(job: JobIsolation, name: str,
+              denied_devices: tuple[tuple[str, int, int], ...] = ()) -> Cgroup | None:
+    """The cgroup of one step of the job (`batch`, or an srun step number), made on demand.
+
+    It holds no limits of its own: the job's memory, cpuset and pids limits apply to all its
+    steps together. `denied_devices` are the job's GPUs the step was not given (v1)."""
     if job.group is None:
         return None
+    limits = Limits(denied_devices=denied_devices) if denied_devices else None
     try:
-        return job.group.child(f"step_{name}")
+        return job.group.child(f"step_{name}", limits)
     except OSError:
         return None
 
@@ -216,18 +221,27 @@ def close_step(step: Cgroup | None) -> None:
 
 def close_job(jobs_dir: Path, job: JobIsolation) -> None:
     """The job is over on this node: nothing of it may stay, and its CPUs are free again."""
+    _end_group(job)
+    with _locked(jobs_dir):
+        _forget(jobs_dir, job)
+
+
+def _end_group(job: JobIsolation) -> None:
     if job.group is not None:
         with contextlib.suppress(OSError):
             job.group.kill()
         with contextlib.suppress(OSError):
             job.group.remove()
-    with _locked(jobs_dir):
-        with contextlib.suppress(FileNotFoundError):
-            _record_path(jobs_dir, job.job_id, job.attempt).unlink()
-        if job.group is not None:
-            for directory in job.group.dirs.values():
-                with contextlib.suppress(OSError):  # this agent's subtree, when no job is left
-                    directory.parent.rmdir()
+
+
+def _forget(jobs_dir: Path, job: JobIsolation) -> None:
+    """Under the lock: the job's record goes, and this agent's subtree if no job is left."""
+    with contextlib.suppress(FileNotFoundError):
+        _record_path(jobs_dir, job.job_id, job.attempt).unlink()
+    if job.group is not None:
+        for directory in job.group.dirs.values():
+            with contextlib.suppress(OSError):
+                directory.parent.rmdir()
 
 
 def leave_job(jobs_dir: Path, job: JobIsolation) -> None:
@@ -242,7 +256,9 @@ def leave_job(jobs_dir: Path, job: JobIsolation) -> None:
         if users:
             write_json_atomic(path, {**data, "users": users})
             return
-    close_job(jobs_dir, job)
+        # Still under the lock: a step of the job starting now finds no half-ended job.
+        _end_group(job)
+        _forget(jobs_dir, job)
 
 
 def recover(jobs_dir: Path) -> list[tuple[int, int]]:

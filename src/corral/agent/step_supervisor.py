@@ -12,6 +12,15 @@ It writes nothing on the tasks' behalf to the node's files: their output and its
 to srun, which writes them as the user who ran it. What it creates in the step directory is
 private (umask 077); the tasks get the umask it was started with.
 
+The tasks run confined to their job, as the batch script does (see isolation.py): in the
+step's cgroup `job_N/step_M` below the job's, so the job's memory limit (shared with its
+other steps), cpuset, pids limit and GPU device rules hold for them, and the step's own
+cgroup is removed when it ends. A task the kernel kills for the job's memory ends the step
+OUT_OF_MEMORY. Without usable cgroups the tasks get the job's CPU ids as their affinity and
+the step's memory is polled against the job's limit, as for batch jobs. If srun says it
+cannot serve the step (its output file cannot be opened), the tasks are killed and the step
+ends FAILED, as a launch slurmstepd could not complete does.
+
 Tasks are forked before the connection is opened, while this process still has one thread:
 forking after the WebSocket's threads start would risk a child inheriting a held lock.
 
@@ -26,7 +35,6 @@ import os
 import pty
 import pwd
 import queue
-import resource
 import selectors
 import signal
 import struct
@@ -37,8 +45,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corral.agent import isolation
+from corral.agent.cgroups import Cgroup
+from corral.agent.isolation import JobIsolation
 from corral.agent.jobdir import read_json, write_atomic, write_json_atomic
-from corral.agent.supervisor import _descendants, _set_subreaper, _signal_tree, become_user
+from corral.agent.supervisor import (
+    _denied_gpus,
+    _descendants,
+    _set_subreaper,
+    _signal_tree,
+    become_user,
+    oom_note,
+)
+from corral.agent.usage import Sampler
 from corral.api import stepio
 
 HANDLED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
@@ -86,6 +105,68 @@ class StepSupervisor:
         self.kill_at: float | None = None
         self.flags: set[int] = set()
         self.notify_r, self.notify_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.job: JobIsolation | None = None
+        self.group: Cgroup | None = None  # job_N/step_M
+        self.job_gpus = [int(g) for g in self.spec.get("job_gpus") or ()]
+        self.step_gpus = [int(g) for g in self.spec.get("step_gpus") or ()]
+        self.sampler = Sampler(None)
+        self.sample_every = 0.5  # grows to acct_freq, as the batch supervisor's does
+        self.next_sample = time.time() + self.sample_every
+        self.out_of_memory = False
+        self.launch_failed: str | None = None  # srun could not serve the step
+        self.verdict = False  # srun said whether it serves the step ("launch" or "launch_failed")
+        self.srun_gone = False
+
+    # -- isolation -----------------------------------------------------------------------
+
+    def _isolate(self) -> None:
+        """The job's isolation on this node (made here if no other step or batch script of
+        the job made it yet) and the step's cgroup below it; a step runs, less isolated,
+        if this fails."""
+        spec = self.spec
+        memory = spec.get("memory_mb")
+        try:
+            self.job = isolation.open_job(
+                self.dir.parent, self.node, int(spec["job_id"]), int(spec.get("attempt", 0)),
+                cpus=int(spec.get("job_cpus") or len(self.tasks)),
+                memory_mb=int(memory) if memory else None,
+                denied_devices=_denied_gpus(self.job_gpus), pids_max=spec.get("pids_max"))
+        except OSError as exc:
+            print(f"step {self.step_name}: no isolation: {exc}", file=sys.stderr, flush=True)
+            return
+        # The job's GPUs that this step was not given are denied to it as well.
+        others = [g for g in self.job_gpus if g not in self.step_gpus]
+        denied = _denied_gpus(self.step_gpus) if others and self.job.devices_enforced else ()
+        self.group = isolation.open_step(self.job, str(spec["step_id"]), denied)
+        self.sampler.group = self.group
+        print(f"step {self.step_name}: {self.job.mode} cpus={list(self.job.cpus)} "
+              f"step cgroup={self.group is not None}", file=sys.stderr, flush=True)
+
+    def _visible(self, gpus: list[int]) -> str:
+        """CUDA's numbers for these GPUs: the node's indices, or, where the step can open only
+        its own GPUs, their places among them (Slurm's ConstrainDevices numbering)."""
+        if self.job is not None and self.job.devices_enforced:
+            return ",".join(str(self.step_gpus.index(g)) for g in gpus if g in self.step_gpus)
+        return ",".join(str(g) for g in gpus)
+
+    def _sample(self, now: float) -> None:
+        self.sample_every = min(self.sample_every * 2, float(self.spec.get("acct_freq", 5)))
+        self.next_sample = now + self.sample_every
+        rss = self.sampler.sample(now, lambda: _descendants(os.getpid()))
+        job = self.job
+        limit = job.memory_bytes if job is not None else None
+        if limit and job is not None and not job.memory_enforced and rss * 1024 > limit \
+                and not self.out_of_memory:
+            # No memory cgroup: the job's limit is kept by polling, as Slurm's OverMemoryKill.
+            self.out_of_memory = True
+            self._note(f"StepId={self.step_name} exceeded memory limit "
+                       f"({rss} > {limit // 1024}), being killed")
+            _signal_tree(signal.SIGKILL)
+
+    def _note(self, text: str) -> None:
+        """A notice of slurmstepd's, on the first task's stderr (srun writes it out)."""
+        note = f"slurmstepd: error: {text}\n"
+        self._send(stepio.data_frame(self.tasks[0].procid, stepio.STDERR, note.encode()))
 
     # -- tasks ---------------------------------------------------------------------------
 
@@ -103,7 +184,13 @@ class StepSupervisor:
                     "SLURMD_NODENAME": self.node, "SLURM_STEP_LAUNCHER_PORT": srun_port,
                     "SLURM_SRUN_COMM_PORT": srun_port, "SLURM_SRUN_COMM_HOST": srun_host,
                     "SLURM_LAUNCH_NODE_IPADDR": srun_host})
-        if task.gpus is not None:
+        if self.step_gpus:
+            # SLURM_STEP_GPUS names the node's GPUs of the step; each task sees its share
+            # (--gpus-per-task), or all of them.
+            env["SLURM_STEP_GPUS"] = ",".join(str(g) for g in self.step_gpus)
+            visible = self._visible(task.gpus if task.gpus is not None else self.step_gpus)
+            env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = visible
+        elif task.gpus is not None:  # a controller that sent the tasks' GPUs only
             gpus = ",".join(str(g) for g in task.gpus)
             env.update({"CUDA_VISIBLE_DEVICES": gpus, "GPU_DEVICE_ORDINAL": gpus,
                         "SLURM_STEP_GPUS": gpus})
@@ -116,6 +203,9 @@ class StepSupervisor:
             for sig in HANDLED:
                 signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            if self.job is not None:
+                # Before setuid and exec: the task's first instruction runs inside its limits.
+                isolation.enter(self.job, self.group)
             os.setsid()
             if terminal is not None:
                 fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
@@ -220,6 +310,7 @@ class StepSupervisor:
             except queue.Empty:
                 return
             if message is None:
+                self.srun_gone = True
                 if not self._all_ended():
                     self.lost = True
                     self._terminate()
@@ -231,6 +322,12 @@ class StepSupervisor:
                         self._queue_input(task, payload)
                 continue
             request = stepio.parse_control(message)
+            if "launch" in request or "launch_failed" in request:
+                self.verdict = True
+            if request.get("launch_failed") and self.launch_failed is None:
+                self.launch_failed = str(request["launch_failed"])
+                _signal_tree(signal.SIGKILL)  # srun cannot serve them: they never should have run
+                self.kill_at = time.time() + 5
             if "signal" in request:
                 self._signal_tasks(int(request["signal"]))
             if "winsize" in request and self.spec.get("pty"):
@@ -315,9 +412,8 @@ class StepSupervisor:
         if self.cancelled:
             return
         self.cancelled = True
-        note = f"slurmstepd: error: *** STEP {self.step_name} ON {self.node} CANCELLED AT {_timestamp(time.time())} ***\n"
-        first = self.tasks[0].procid
-        self._send(stepio.data_frame(first, stepio.STDERR, note.encode()))
+        self._note(f"*** STEP {self.step_name} ON {self.node} CANCELLED AT "
+                   f"{_timestamp(time.time())} ***")
         self._terminate()
 
     def _control(self) -> None:
@@ -385,6 +481,8 @@ class StepSupervisor:
         cleanup_at: float | None = None
         while self.outputs or not self._all_ended():
             now = time.time()
+            if now >= self.next_sample and not self._all_ended():
+                self._sample(now)
             if self.kill_at is not None and now >= self.kill_at:
                 _signal_tree(signal.SIGKILL)
                 self.kill_at = now + 5
@@ -403,7 +501,7 @@ class StepSupervisor:
                             self.selector.unregister(fd)
                             os.close(fd)
                             del self.outputs[fd]
-            waits = [w for w in (self.kill_at, cleanup_at) if w is not None]
+            waits = [w for w in (self.kill_at, cleanup_at, self.next_sample) if w is not None]
             timeout = max(0.01, min(min(waits) - now, 1.0)) if waits else 1.0
             for key, mask in self.selector.select(timeout):
                 fd = int(key.fd)
@@ -441,6 +539,7 @@ class StepSupervisor:
             signal.signal(sig, self._on_signal)
         self.selector.register(wake_r, selectors.EVENT_READ, "wake")
         self.selector.register(self.notify_r, selectors.EVENT_READ, "inbox")
+        self._isolate()
         use_pty = bool(self.spec.get("pty"))
         for task in self.tasks:
             self._spawn(task, use_pty and task.localid == 0 and task.procid == 0)
@@ -456,19 +555,59 @@ class StepSupervisor:
             note = f"slurmstepd: error: task launch failed on {self.node}: {error}\n"
             self._send(stepio.data_frame(self.tasks[0].procid, stepio.STDERR, note.encode()))
         self._loop()
+        self._await_verdict()
         self._finish(error)
+
+    def _await_verdict(self, timeout: float = 10.0) -> None:
+        """Tasks that ended quickly wait for srun's word that it could serve them: a step
+        whose output srun could not open ends FAILED even if its tasks had already ended."""
+        deadline = time.time() + timeout
+        while not (self.verdict or self.srun_gone or self.lost or self.conn is None) \
+                and time.time() < deadline:
+            for key, _ in self.selector.select(0.1):
+                if key.data == "inbox":
+                    self._drain(int(key.fd))
+                    self._from_srun()
+                elif key.data == "wake":
+                    self._drain(int(key.fd))
+                    self._handle_flags()
+
+    def _release(self) -> dict[str, Any]:
+        """The step is over here: an OOM kill is told, the step's cgroup goes (with whatever
+        is left in it), and the job's isolation with it if no one else of the job is here.
+        Returns the step's usage."""
+        if self.group is not None:
+            try:
+                kills = self.group.oom_kills()
+            except OSError:
+                kills = 0
+            if kills:
+                self.out_of_memory = True
+                self._note(oom_note(int(self.spec["job_id"]), str(self.spec["step_id"]), kills))
+        usage = self.sampler.final(time.time())
+        isolation.close_step(self.group)
+        if self.job is not None:
+            isolation.leave_job(self.dir.parent, self.job)
+        return usage
 
     def _finish(self, error: str | None) -> None:
         statuses = [t.status or (0, signal.SIGKILL) for t in self.tasks]
         worst = max(((code & 0xFF) << 8 | (sig & 0x7F)) for code, sig in statuses)
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        usage = self._release()
         result: dict[str, Any] = {
             "exit_code": worst >> 8, "exit_signal": worst & 0x7F,
             "cancelled": self.cancelled or self.lost, "end_time": time.time(),
-            "max_rss_kb": int(usage.ru_maxrss), "total_cpu_s": usage.ru_utime + usage.ru_stime,
+            "max_rss_kb": usage["max_rss_kb"], "total_cpu_s": usage["total_cpu_s"],
             "tasks": [{"procid": t.procid, "exit_code": s[0], "signal": s[1]}
                       for t, s in zip(self.tasks, statuses, strict=True)],
         }
+        if self.out_of_memory:
+            result["out_of_memory"] = True
+        if self.launch_failed is not None:
+            # As slurmstepd reports a launch it could not complete: exit 1, not a cancel.
+            error = error or self.launch_failed
+            result.update({"exit_code": 1, "exit_signal": 0, "cancelled": False,
+                           "launch_failed": True})
         if error:
             result["error"] = error
         write_json_atomic(self.dir / "status.json", result)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from corral.controller.launch import job_environment
+from corral.core.lifecycle import OOM_SIGNAL
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
 from corral.model.hostlist import compress, compress_counts
 from corral.model.job import Job, NodeAllocation, StepRecord
@@ -149,7 +150,8 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
         })
         if ask.cpus_per_task != 1:
             env["SLURM_CPUS_PER_TASK"] = str(ask.cpus_per_task)
-        gpus = job.allocation[node].gpu_indices
+        held = job.allocation[node]
+        gpus = held.gpu_indices
         tasks = []
         for local, procid in enumerate(placement.procids(index)):
             mine = None
@@ -157,6 +159,13 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
                 g = ask.gpus_per_task
                 mine = list(gpus[local * g:(local + 1) * g])
             tasks.append({"procid": procid, "localid": local, "gpus": mine})
+        # The GPUs the step holds on this node: its tasks' shares, or all the job holds here.
+        step_gpus = sorted({g for t in tasks for g in t["gpus"] or ()}) if ask.gpus_per_task \
+            else list(gpus)
+        if step_gpus:
+            listed = ",".join(str(g) for g in step_gpus)
+            env.update({"SLURM_STEP_GPUS": listed, "CUDA_VISIBLE_DEVICES": listed,
+                        "GPU_DEVICE_ORDINAL": listed})
         commands[node] = {
             "job_id": job.job_id, "attempt": job.attempt, "step_id": step_id, "node": node,
             "nodeid": index, "uid": job.spec.uid, "gid": job.spec.gid, "user": job.spec.user,
@@ -164,6 +173,10 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
             "tasks": tasks, "ntasks": placement.ntasks, "io_addr": ask.io_addr,
             "io_key": ask.io_key, "pty": ask.pty, "kill_wait": kill_wait,
             "winsize": list(ask.winsize) if ask.winsize else None,
+            # What the node confines the step to: its job's CPUs (the node picks the ids, or
+            # finds the job's batch step holds them), memory (MiB) and GPUs on this node.
+            "job_cpus": held.cpus, "memory_mb": held.memory, "job_gpus": list(gpus),
+            "step_gpus": step_gpus,
         }
     return commands
 
@@ -220,7 +233,10 @@ def settled_step(step: StepRecord, reports: Sequence[Mapping[str, Any]]) -> Step
                 for r in reports)
     exit_code, signal = worst >> 8, worst & 0x7F
     cancelled = any(r.get("cancelled") for r in reports)
-    if signal or cancelled:
+    if any(r.get("out_of_memory") for r in reports):
+        # A task was killed for the job's memory: Slurm's step shows OUT_OF_MEMORY 0:125.
+        state, exit_code, signal = JobState.OUT_OF_MEMORY, 0, OOM_SIGNAL
+    elif signal or cancelled:
         state = JobState.CANCELLED
     elif exit_code:
         state = JobState.FAILED
@@ -248,7 +264,8 @@ def settle_report(manager: JobManager, node: str, report: Mapping[str, Any]) -> 
     step = job.steps[index]
     if step.state is not JobState.RUNNING or node not in step.nodes:
         return
-    fields = ("exit_code", "exit_signal", "cancelled", "max_rss_kb", "total_cpu_s", "end_time")
+    fields = ("exit_code", "exit_signal", "cancelled", "out_of_memory", "max_rss_kb",
+              "total_cpu_s", "end_time")
     mine = {"step_id": step_id, "attempt": attempt, "node": node,
             **{k: report.get(k) for k in fields}}
     earlier = [e.payload for e in manager.store.events_of(job.job_id)

@@ -110,6 +110,11 @@ def test_step_ids_count_up_within_a_job() -> None:
     # Compared as wait statuses, as Slurm does: an exit code outranks a signal.
     ([{"exit_signal": 9}, {"exit_code": 2}], JobState.FAILED, 2, 0),
     ([{"exit_code": 0, "cancelled": True}], JobState.CANCELLED, 0, 0),
+    # A task killed for the job's memory: Slurm's OUT_OF_MEMORY 0:125, whatever the signal.
+    ([{"exit_signal": 9, "out_of_memory": True}, {"exit_code": 0}],
+     JobState.OUT_OF_MEMORY, 0, 125),
+    # srun could not open the step's output: the launch failed, exit 1.
+    ([{"exit_code": 1, "launch_failed": True}], JobState.FAILED, 1, 0),
 ])
 def test_a_step_ends_with_the_worst_of_its_nodes(reports: list[dict[str, object]],
                                                   state: JobState, code: int, signal: int) -> None:
@@ -125,3 +130,22 @@ def test_a_step_left_running_in_an_ended_job_shows_as_cancelled() -> None:
     assert (view["state"], view["end_time"]) == ("CANCELLED", 9.0)
     done = StepRecord(JobState.FAILED, 1.0, end_time=2.0, exit_code=3, step_id=1)
     assert step_view(job, done)["state"] == "FAILED"
+
+
+def test_each_node_of_a_step_names_its_own_gpus_and_confines_the_step_to_its_job() -> None:
+    # --gpus=3 over two 2-GPU nodes: 2, then 1; the declared indices start at 0 on each node.
+    held = {"node1": NodeAllocation(2, 100, (0, 1)), "node2": NodeAllocation(1, 50, (0,))}
+    whole = ask(ntasks=3)
+    commands = node_commands(running_job(held), whole, lay_out(held, whole, 9), 0,
+                             cluster="c", controller_addr="127.0.0.1:1", token_key="",
+                             kill_wait=1.0)
+    for node, gpus in (("node1", "0,1"), ("node2", "0")):
+        env = commands[node]["environment"]
+        assert (env["SLURM_STEP_GPUS"], env["CUDA_VISIBLE_DEVICES"]) == (gpus, gpus)
+    assert {k: commands["node2"][k] for k in ("job_cpus", "memory_mb", "job_gpus", "step_gpus")} \
+        == {"job_cpus": 1, "memory_mb": 50, "job_gpus": [0], "step_gpus": [0]}
+    # One GPU a task, one task: the step holds only that task's GPU on node1.
+    one = ask(ntasks=1, gpus_per_task=1)
+    first = node_commands(running_job(held), one, lay_out(held, one, 9), 1, cluster="c",
+                          controller_addr="127.0.0.1:1", token_key="", kill_wait=1.0)["node1"]
+    assert first["step_gpus"] == [0] and first["environment"]["SLURM_STEP_GPUS"] == "0"
