@@ -12,6 +12,11 @@ Text frames carry one JSON object each:
                   {"done": true, "cancelled": BOOL}        every task of the node has ended
     srun → node   {"signal": N}                             deliver signal N to every task
                   {"winsize": [ROWS, COLS]}                 the terminal was resized (--pty)
+                  {"launch": "ok"}                          srun serves the step's I/O, or
+                  {"launch_failed": TEXT}                   cannot (its output file): the node
+                                                            kills the tasks, the step FAILED;
+                                                            one of the two follows each hello,
+                                                            and a node awaits it before "done"
 
 Binary frames carry data, after a header of 5 bytes: the task's id (procid, unsigned 32-bit,
 big-endian), then the stream (one byte: 0 stdin, 1 stdout, 2 stderr):

@@ -268,6 +268,7 @@ class StepRun:
             self._launch_failed(str(exc))
             raise SrunError(str(exc)) from None
         self.server.output = output
+        self.server.decide(None)
         expected = set(self.reply["nodes"])
         hello: set[str] = set()
         finished: set[str] = set()
@@ -336,6 +337,7 @@ class StepRun:
     def _launch_failed(self, why: str) -> None:
         """Tells each node the step cannot run and waits (briefly) until it has ended its
         tasks: the step ends FAILED, as a launch slurmstepd could not complete, not cancelled."""
+        self.server.decide(why)
         expected, ended = set(self.reply["nodes"]), set()
         deadline = time.monotonic() + 30.0
         while ended != expected and time.monotonic() < deadline:
@@ -343,9 +345,7 @@ class StepRun:
                 kind, node = self.server.events.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if kind == "hello":
-                self.server.send(node, stepio.control({"launch_failed": why}))
-            elif kind in ("done", "lost"):
+            if kind in ("done", "lost"):
                 ended.add(node)
 
     def _lost(self, node: str) -> None:

@@ -100,6 +100,7 @@ class StepServer:
         self.node_tasks: dict[str, list[int]] = {}
         self.exits: dict[int, tuple[int, int]] = {}
         self.signals: list[int] = []  # every signal sent so far, for nodes that connect late
+        self.verdict: str | None = None  # whether srun can serve the step, told to each node
         self.lock = threading.Lock()
         self.server: Any = None
 
@@ -131,6 +132,9 @@ class StepServer:
                 self.conns[node] = conn
                 self.node_tasks[node] = [int(p) for p in hello.get("tasks", [])]
                 missed = list(self.signals)
+                verdict = self.verdict
+            if verdict is not None:
+                conn.send(verdict)
             for sig in missed:
                 conn.send(stepio.control({"signal": sig}))
             self.events.put(("hello", node))
@@ -156,6 +160,15 @@ class StepServer:
             with self.lock:
                 self.conns.pop(node or "", None)
         self.events.put(("lost", node))
+
+    def decide(self, failure: str | None) -> None:
+        """Tells every node, now or when it connects, whether srun can serve the step."""
+        verdict = stepio.control({"launch_failed": failure} if failure else {"launch": "ok"})
+        with self.lock:
+            self.verdict = verdict
+            nodes = list(self.conns)
+        for node in nodes:
+            self.send(node, verdict)
 
     def send(self, node: str, message: str | bytes) -> None:
         with self.lock:
