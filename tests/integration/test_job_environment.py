@@ -134,7 +134,7 @@ def test_a_malformed_directive_queues_nothing(cluster: Cluster, workdir: Path) -
         assert message in result.stderr, result.stderr
     result = cluster.run("sbatch", "--wrap", "true", cwd=workdir,
                          env={"SBATCH_RESERVATION": "maint"})
-    assert result.returncode == 1 and "SBATCH_RESERVATION (--reservation) is not supported" \
+    assert result.returncode == 1 and "--reservation: option not supported by corral" \
         in result.stderr
     assert cluster.run("squeue", "-h", "-t", "all", "-o", "%i").stdout == before
 

@@ -27,24 +27,36 @@ from corral.cli.allocation import (
 )
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError
+from corral.cli.sbatch_options import NO_EFFECT as SBATCH_NO_EFFECT
 from corral.cli.sbatch_options import OPTIONS as SBATCH_OPTIONS
+from corral.cli.sbatch_options import REFUSED as SBATCH_REFUSED
 from corral.cli.sbatch_options import (
     SALLOC_ENVIRONMENT,
     SbatchError,
     build_request,
+    check_supported,
     environment_options,
     merge,
 )
 from corral.client import Client, ClientError, ControllerUnreachable
 
 _NOT_FOR_SALLOC = {"wrap", "parsable", "test-only", "array", "output", "error", "input",
-                   "wait", "open-mode", "requeue", "no-requeue"}
+                   "wait", "open-mode", "requeue", "no-requeue", "batch", "ignore-pbs",
+                   "propagate"}
 OPTIONS = [o for o in SBATCH_OPTIONS if o.long not in _NOT_FOR_SALLOC] + [
     Option("no-shell", None, False), Option("kill-command", "K", True, True),
     Option("immediate", "I", True, True), Option("bell", None, False),
-    Option("no-bell", None, False), Option("wait-all-nodes", None, True),
-    Option("gpus-per-task"), Option("cpu-bind"), Option("mpi"),
+    Option("no-bell", None, False), Option("x11", None, True, True),
+    Option("cpu-bind"), Option("mpi"),
 ]
+# salloc(1)'s options corral cannot honour, refused by name as sbatch refuses them: sbatch's
+# list, and --immediate (corral does not give up on a request that must wait) and --x11.
+REFUSED = tuple(n for n in SBATCH_REFUSED if n not in _NOT_FOR_SALLOC) + ("immediate", "x11")
+# Accepted with no effect (docs/options.md says why): sbatch's, and the terminal bell.
+NO_EFFECT = tuple(n for n in SBATCH_NO_EFFECT if n not in _NOT_FOR_SALLOC) + ("bell",)
+# Accepted although salloc(1) has no such option (Slurm's salloc: `unrecognized option`);
+# kept for the scripts that pass them, with sbatch's meaning (--cpu-bind/--mpi: no effect).
+BEYOND_MAN_PAGE = ("export", "export-file", "kill-on-invalid-dep", "cpu-bind", "mpi")
 
 USAGE = """Usage: salloc [OPTIONS(0)...] [ : [OPTIONS(N)...]] [command(0) [args(0)...]]
   -J, --job-name=jobname, -p, --partition=partition, -N, --nodes=N, -n, --ntasks=ntasks,
@@ -119,6 +131,7 @@ def _salloc(client: Client, argv: list[str]) -> int:
     try:  # the input environment (SALLOC_PARTITION …) under the command line, as for sbatch
         values = merge(environment_options("salloc", os.environ, SALLOC_ENVIRONMENT, OPTIONS),
                        values)
+        check_supported(values, REFUSED)  # before anything is asked for
     except SbatchError as exc:
         print(f"salloc: error: {exc.lines[0]}", file=sys.stderr)
         return exc.code

@@ -15,6 +15,7 @@ from corral.cli.sbatch_options import (
     SBATCH_ENVIRONMENT,
     SbatchError,
     build_request,
+    check_supported,
     environment_options,
     merge,
     parse_command_line,
@@ -96,6 +97,7 @@ def submit(argv: Sequence[str], client: Client) -> int:
     script, default_name, command = _read_script(merge(from_environment, values),
                                                   parsed.script_path)
     values = merge(parse_directives(script), from_environment, values)
+    check_supported(values)  # before anything is sent: nothing is queued
     cluster = None
     if values.get("clusters"):  # -M: this cluster (or all), checked before anything is sent
         try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.cli.getopt import Option, OptionError, parse
+from corral.cli.unsupported import first_refused
 from corral.model.hostlist import expand
 from corral.model.signals import parse_warning_signal
 from corral.model.timefmt import parse_memory_mb, parse_time_limit, parse_timestamp
@@ -33,7 +34,46 @@ OPTIONS = [
     Option("export-file"), Option("get-user-env", takes_value=True, optional_value=True),
     Option("gpus-per-task"), Option("cpus-per-gpu"), Option("mem-per-gpu"), Option("wckey"),
     Option("clusters", "M"),
+    # Accepted with no effect (NO_EFFECT below).
+    Option("distribution", "m"), Option("gpu-bind"), Option("hint"), Option("mem-bind"),
+    Option("ignore-pbs", takes_value=False), Option("wait-all-nodes"),
+    # Refused by name (REFUSED below): the rest of sbatch(1)'s options.
+    Option("acctg-freq"), Option("batch"), Option("bb"), Option("bbf"),
+    Option("cluster-constraint"), Option("container"), Option("contiguous", takes_value=False),
+    Option("core-spec", "S"), Option("cores-per-socket"), Option("cpu-freq"),
+    Option("delay-boot"), Option("extra-node-info", "B"), Option("gid"), Option("gpu-freq"),
+    Option("gpus-per-socket"), Option("gres-flags"), Option("licenses", "L"),
+    Option("mcs-label"), Option("mincpus"), Option("network"),
+    Option("no-kill", "k", takes_value=True, optional_value=True), Option("nodefile", "F"),
+    Option("ntasks-per-core"), Option("ntasks-per-gpu"), Option("ntasks-per-socket"),
+    Option("overcommit", "O", takes_value=False), Option("oversubscribe", "s", takes_value=False),
+    Option("power"), Option("prefer"), Option("priority"), Option("profile"),
+    Option("propagate", takes_value=True, optional_value=True), Option("reboot", takes_value=False),
+    Option("reservation"), Option("sockets-per-node"), Option("spread-job", takes_value=False),
+    Option("switches"), Option("thread-spec"), Option("threads-per-core"), Option("tmp"),
+    Option("uid"), Option("use-min-nodes", takes_value=False),
 ]
+
+# sbatch(1)'s options that corral cannot honour: refused by name (cli/unsupported.py) on the
+# command line, in #SBATCH directives and from SBATCH_* variables alike, never dropped.
+# docs/options.md says why, option by option; salloc shares the list (cli/salloc.py).
+REFUSED = (
+    "acctg-freq", "batch", "bb", "bbf", "cluster-constraint", "container", "contiguous",
+    "core-spec", "cores-per-socket", "cpu-freq", "delay-boot", "extra-node-info", "gid",
+    "gpu-freq", "gpus-per-socket", "gres-flags", "licenses", "mcs-label", "mincpus", "network",
+    "no-kill", "nodefile", "ntasks-per-core", "ntasks-per-gpu", "ntasks-per-socket",
+    "overcommit", "oversubscribe", "power", "prefer", "priority", "profile", "propagate",
+    "reboot", "reservation", "sockets-per-node", "spread-job", "switches", "thread-spec",
+    "threads-per-core", "tmp", "uid", "use-min-nodes",
+)
+# Honoured for the values that describe what corral does (tasks are laid out in blocks,
+# Slurm's default), refused for the others, as srun does.
+ACCEPTED_VALUES = {"distribution": ("block", "*")}
+# Accepted with no effect, each for the reason docs/options.md gives: binding as on a Slurm
+# with TaskPlugin=task/none, nodes that need no boot (--wait-all-nodes), #PBS lines that
+# corral's sbatch never reads (--ignore-pbs), the submitting environment (--get-user-env).
+NO_EFFECT = ("distribution", "gpu-bind", "hint", "mem-bind", "ignore-pbs", "wait-all-nodes",
+             "get-user-env", "verbose")
 
 
 class SbatchError(Exception):
@@ -158,6 +198,14 @@ def environment_options(prog: str, environ: Mapping[str, str], table: Mapping[st
             continue
         values[option] = environ[variable] if known[option].takes_value else None
     return values
+
+
+def check_supported(values: Mapping[str, str | None], refused: Sequence[str] = REFUSED) -> None:
+    """Refuses, by name, the first option corral cannot honour, wherever it came from (command
+    line, directive or input variable): the job must not run on other terms than asked."""
+    refusal = first_refused(values.items(), refused, ACCEPTED_VALUES)
+    if refusal is not None:
+        raise SbatchError(refusal, code=1)
 
 
 def merge(*layers: Mapping[str, str | None]) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
+from corral.cli.unsupported import first_refused
 from corral.client import Client
 from corral.model.signals import signal_number
 
@@ -22,7 +23,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("quiet", "Q", False), Option("signal", "s"), Option("state", "t"), Option("user", "u"),
     Option("verbose", "v", False), Option("version", "V", False), Option("help", None, False),
     Option("usage", None, False), Option("me", None, False), Option("clusters", "M"),
+    # Accepted with no effect (NO_EFFECT below).
+    Option("ctld", None, False), Option("cron", "c", False), Option("hurry", "H", False),
+    # Refused by name (REFUSED below): the rest of scancel(1)'s options.
+    Option("account", "A"), Option("nodelist", "w"), Option("qos", "q"),
+    Option("reservation", "R"), Option("sibling"), Option("wckey"),
 )
+# scancel(1)'s options corral does not do: refused by name (cli/unsupported.py), never
+# dropped, so that no job outside the asked-for set is cancelled; docs/options.md says why.
+REFUSED = frozenset({"account", "interactive", "nodelist", "qos", "reservation", "sibling",
+                     "wckey"})
+# Accepted with no effect: signals always go through the controller (--ctld), there are no
+# burst buffers to skip (--hurry) and no scrontab jobs to confirm (--cron).
+NO_EFFECT = frozenset({"ctld", "cron", "hurry"})
 
 USAGE = """\
 Usage: scancel [-A account] [--batch] [--full] [--interactive] [-n job_name]
@@ -103,6 +116,9 @@ def parse_selection(argv: Sequence[str],
     or CommandError (scancel's own errors, already in Slurm's wording).
     """
     found, operands = parse("scancel", argv, OPTIONS, stop_at_positional=False)
+    refused = first_refused(found, REFUSED)
+    if refused is not None:
+        raise CommandError(refused)
     selection: dict[str, Any] = {"batch_only": False}
     for name, value in found:
         key, arg = "name" if name == "jobname" else name, value or ""
@@ -110,8 +126,6 @@ def parse_selection(argv: Sequence[str],
             return {"show": key}
         if key == "batch":
             selection["batch_only"] = True
-        elif key == "interactive":
-            raise CommandError("--interactive is not supported")
         elif key == "name":
             selection["name"] = arg
         elif key == "partition":

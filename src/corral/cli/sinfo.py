@@ -12,6 +12,7 @@ from typing import Any
 from corral.cli import sinfo_format as sif
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command
+from corral.cli.unsupported import first_refused
 from corral.client import Client
 from corral.clock import system_clock
 from corral.model.hostlist import expand
@@ -27,7 +28,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("list-reasons", "R", False), Option("summarize", "s", False), Option("states", "t"),
     Option("verbose", "v", False), Option("version", "V", False), Option("help", None, False),
     Option("usage", None, False), Option("clusters", "M"),
+    # Accepted with no effect (NO_EFFECT below).
+    Option("federation", None, False), Option("local", None, False),
+    Option("hide", None, False),
+    # Refused by name (REFUSED below): the rest of sinfo(1)'s options.
+    Option("json", None, False), Option("yaml", None, False), Option("noconvert", None, False),
+    Option("sort", "S"), Option("reservation", "T", False),
 )
+# sinfo(1)'s options corral does not do: refused by name (cli/unsupported.py), never
+# dropped; docs/options.md says why, option by option.
+REFUSED = frozenset({"json", "yaml", "noconvert", "sort", "reservation"})
+# Accepted with no effect: one cluster, not in a federation (--federation, --local), no
+# hidden partition to hide (--hide is the default); --verbose only logs.
+NO_EFFECT = frozenset({"federation", "local", "hide", "verbose"})
 _KEYS = {"Node": "node", "list-reasons": "reasons"}
 
 USAGE = """\
@@ -88,6 +101,9 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     """Reads sinfo's options; raises OptionError (getopt's) or CommandError (sinfo's)."""
     env = os.environ if environ is None else environ
     found, operands = parse("sinfo", argv, OPTIONS, stop_at_positional=False)
+    refused = first_refused(found, REFUSED)
+    if refused is not None:
+        raise CommandError(refused)
     flags: dict[str, str | None] = {}
     partitions: list[str] | None = None
     for name, value in found:

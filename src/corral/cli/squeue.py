@@ -15,6 +15,7 @@ from corral.cli import squeue_format as sf
 from corral.cli import squeue_sort
 from corral.cli.getopt import Option, OptionError, parse
 from corral.cli.runner import CommandError, run_command, slurm_unreachable
+from corral.cli.unsupported import first_refused
 from corral.cli.users import resolve_users
 from corral.client import Client, ClientError, ControllerUnreachable
 from corral.clock import system_clock
@@ -36,8 +37,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("version", "V", False), Option("nodelist", "w"), Option("me", None, False),
     Option("start", None, False), Option("json", None, False), Option("help", None, False),
     Option("usage", None, False), Option("clusters", "M"),
+    # Accepted with no effect (NO_EFFECT below).
+    Option("federation", None, False), Option("local", None, False),
+    Option("sibling", None, False), Option("hide", None, False),
+    # Refused by name (REFUSED below): the rest of squeue(1)'s options.
+    Option("array-unique", None, False), Option("licenses", "L"),
+    Option("noconvert", None, False), Option("priority", "P", False),
+    Option("reservation", "R"), Option("steps", "s", True, True), Option("yaml", None, False),
 )
-# Long spellings that mean the same option.
+# squeue(1)'s options corral does not do: refused by name (cli/unsupported.py), never
+# dropped; docs/options.md says why, option by option.
+REFUSED = frozenset({"array-unique", "licenses", "noconvert", "priority", "reservation",
+                     "steps", "yaml"})
+# Accepted with no effect: one cluster, not in a federation (--federation, --local,
+# --sibling), no hidden partition to hide (--hide is the default); --verbose only logs.
+NO_EFFECT = frozenset({"federation", "local", "sibling", "hide", "verbose"})
+# Long spellings that mean the same option (Slurm's getopt table has them too).
 _ALIASES = {"accounts": "account", "job": "jobs", "names": "name", "partitions": "partition",
             "state": "states", "users": "user"}
 
@@ -135,6 +150,9 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
     """Reads squeue's options; raises OptionError (getopt's) or CommandError (squeue's)."""
     env = os.environ if environ is None else environ
     found, operands = parse("squeue", argv, OPTIONS, stop_at_positional=False)
+    refused = first_refused(found, REFUSED)
+    if refused is not None:
+        raise CommandError(refused)
     req = Request(sort=env.get("SQUEUE_SORT") or None)
     fmt: str | None = None
     long_fmt: str | None = None

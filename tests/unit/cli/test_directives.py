@@ -13,6 +13,7 @@ from corral.cli.sbatch_options import (
     SBATCH_ENVIRONMENT,
     SbatchError,
     build_request,
+    check_supported,
     environment_options,
     merge,
     parse_command_line,
@@ -89,10 +90,12 @@ def test_slurm_conf_and_other_variables_are_left_alone() -> None:
 
 
 def test_an_input_variable_for_an_option_we_lack_is_refused_by_name() -> None:
-    with pytest.raises(SbatchError) as caught:
-        environment_options("sbatch", {"SBATCH_RESERVATION": "maint"}, SBATCH_ENVIRONMENT,
-                            OPTIONS)
-    assert caught.value.lines == ("SBATCH_RESERVATION (--reservation) is not supported by sbatch",)
+    values = environment_options("sbatch", {"SBATCH_RESERVATION": "maint"}, SBATCH_ENVIRONMENT,
+                                 OPTIONS)
+    assert values == {"reservation": "maint"}
+    with pytest.raises(SbatchError) as caught:  # the one wording, as on the command line
+        check_supported(values)
+    assert caught.value.lines == ("--reservation: option not supported by corral",)
     assert caught.value.code != 0
 
 

@@ -64,7 +64,7 @@ def test_mistakes() -> None:
         select("-u", "nosuchuser")
     with pytest.raises(CommandError, match="Invalid job state specified: done"):
         select("-t", "done")
-    with pytest.raises(CommandError, match="--interactive is not supported"):
+    with pytest.raises(CommandError, match="--interactive: option not supported by corral"):
         select("-i", "5")
     with pytest.raises(OptionError, match="scancel: unrecognized option '--bogus'"):
         select("--bogus", "5")
