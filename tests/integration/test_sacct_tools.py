@@ -187,9 +187,9 @@ def test_submitits_status_query(cluster: Cluster, finished: dict[str, int]) -> N
 
 
 def test_an_unsupported_option_is_refused_by_name(cluster: Cluster) -> None:
-    result = cluster.run("sacct", "--units=M")
+    result = cluster.run("sacct", "--nodelist=node1")
     assert (result.returncode, result.stdout, result.stderr) == (
-        1, "", "sacct: error: --units: option not supported by corral\n")
+        1, "", "sacct: error: --nodelist: option not supported by corral\n")
 
 
 # -- sbatch --test-only on a busy cluster (kept last: it fills the cluster for a moment) -------
