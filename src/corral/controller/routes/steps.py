@@ -1,6 +1,6 @@
 """POST /api/v1/jobs/{job_id}/steps: srun asks for a step of a running job.
 
-The caller is named as on every route (controller/auth.py), or by the job's own token
+The caller is named as on every route (routes/deps.py), or by the job's own token
 (CORRAL_JOB_TOKEN) in the body as `job_token`, which acts as the job's owner for that job only.
 """
 
@@ -11,10 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from corral.controller.auth import job_caller
+from corral.controller.routes.deps import Ctl, resolve_caller
 from corral.controller.steps import StepAsk, start_step
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 class StepRequest(BaseModel):
@@ -40,15 +40,10 @@ class StepRequest(BaseModel):
     job_token: str | None = None
 
 
-@router.post("/api/v1/jobs/{job_id}/steps")
-async def create_step(job_id: int, body: StepRequest, request: Request) -> dict[str, Any]:
-    controller = request.app.state.controller
-    manager = controller.jobs
-    if body.job_token:
-        caller = job_caller(manager.jobs.get(job_id), body.job_token,
-                            controller.settings.job_token_key)
-    else:
-        caller = controller.caller(request)
+@router.post("/jobs/{job_id}/steps")
+async def create_step(job_id: int, body: StepRequest, request: Request, c: Ctl) -> dict[str, Any]:
+    # The one caller resolver, given the body's token when srun sends one.
+    caller = resolve_caller(request, job_token=body.job_token or None, job_id=job_id)
     ask = StepAsk(argv=tuple(body.argv), work_dir=body.work_dir, io_addr=body.io_addr,
                   io_key=body.io_key, ntasks=body.ntasks, nodes=body.nodes,
                   cpus_per_task=body.cpus_per_task, ntasks_per_node=body.ntasks_per_node,
@@ -56,4 +51,4 @@ async def create_step(job_id: int, body: StepRequest, request: Request) -> dict[
                   environment=dict(body.environment), label=body.label, pty=body.pty,
                   winsize=tuple(body.winsize) if body.winsize else None,
                   name=body.name)
-    return start_step(manager, job_id, ask, caller)
+    return start_step(c.jobs, job_id, ask, caller)
