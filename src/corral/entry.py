@@ -201,7 +201,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_why(argv: list[str]) -> int:
-    from corral.cli.why import main as why_main
+    from corral.cli.slurm.why import main as why_main
 
     return why_main(argv)
 

@@ -21,7 +21,7 @@ from databases import fresh_database
 from proxy import Proxy
 
 from cluster import Cluster, as_user
-from corral.cli.sbatch_options import build_request, wrap_script
+from corral.cli.slurm.sbatch_options import build_request, wrap_script
 from corral.client import Client
 
 NOBODY = pwd.getpwnam("nobody")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cluster import Cluster, as_user
-from corral.cli.sbatch_options import build_request, wrap_script
+from corral.cli.slurm.sbatch_options import build_request, wrap_script
 from corral.client import Client
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from cluster import BIN, Cluster, as_user, open_dir
-from corral.cli.sbatch_options import build_request
+from corral.cli.slurm.sbatch_options import build_request
 from corral.client import Client
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cluster import Cluster, as_user
-from corral.cli.sbatch import main as sbatch_main
+from corral.cli.slurm.sbatch import main as sbatch_main
 
 pytestmark = pytest.mark.integration
 

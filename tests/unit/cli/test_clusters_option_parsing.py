@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from corral.cli import clusters, squeue
-from corral.cli.runner import CommandError
-from corral.cli.sbatch import submitted
+from corral.cli.common import clusters
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm import squeue
+from corral.cli.slurm.sbatch import submitted
 
 
 class FakeClient:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from corral.cli.sbatch_options import (
+from corral.cli.slurm.sbatch_options import (
     OPTIONS,
     SALLOC_ENVIRONMENT,
     SBATCH_ENVIRONMENT,

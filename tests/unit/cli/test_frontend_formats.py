@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from corral.cli import bjobs_fields, qstat_queues
-from corral.cli import qstat_format as fmt
-from corral.cli.bjobs import Row
-from corral.cli.lsf_options import LsfError
+from corral.cli.lsf import bjobs_fields
+from corral.cli.lsf.bjobs import Row
+from corral.cli.lsf.options import LsfError
+from corral.cli.pbs import qstat_format as fmt
+from corral.cli.pbs import qstat_queues
 
 NOW = 1_700_000_100.0
 

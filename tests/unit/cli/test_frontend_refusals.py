@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
-from corral.cli import bjobs, bkill, bsub, lsf_options, pbs_options, qdel, qstat, qstat_format, qsub
-from corral.cli.bjobs import Request, parse_request, select
-from corral.cli.pbs_options import PbsError, build_request, merge, parse_command_line
-from corral.cli.pbs_options import parse_directives as pbs_directives
+from corral.cli.lsf import bjobs, bkill, bsub
+from corral.cli.lsf import options as lsf_options
+from corral.cli.lsf.bjobs import Request, parse_request, select
+from corral.cli.pbs import options as pbs_options
+from corral.cli.pbs import qdel, qstat, qstat_format, qsub
+from corral.cli.pbs.options import PbsError, build_request, merge, parse_command_line
+from corral.cli.pbs.options import parse_directives as pbs_directives
 
 
 class Untouched:

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-COMMANDS = ["sbatch", "squeue", "scancel", "sinfo", "sacct", "scontrol", "qsub", "qstat", "qdel",
-            "bsub", "bjobs", "bkill", "sacctmgr", "sshare", "sprio", "why"]
+COMMANDS = ["slurm.sbatch", "slurm.squeue", "slurm.scancel", "slurm.sinfo", "slurm.sacct",
+            "slurm.scontrol", "pbs.qsub", "pbs.qstat", "pbs.qdel", "lsf.bsub", "lsf.bjobs",
+            "lsf.bkill", "slurm.sacctmgr", "slurm.sshare", "slurm.sprio", "slurm.why"]
 HEAVY = ["fastapi", "sqlalchemy", "pydantic", "httpx", "corral.core", "corral.controller",
          "corral.store", "http.client", "email"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from corral.cli.bjobs import (
+from corral.cli.lsf.bjobs import (
     HEADER,
     Row,
     Wrapper,
@@ -25,8 +25,8 @@ from corral.cli.bjobs import (
     trunc,
     wanted_states,
 )
-from corral.cli.bkill import parse_signal
-from corral.cli.lsf_options import (
+from corral.cli.lsf.bkill import parse_signal
+from corral.cli.lsf.options import (
     BSUB_OPTIONS,
     BSUB_UNSUPPORTED,
     LsfError,
@@ -427,7 +427,7 @@ def test_bjobs_refuses_bad_options(argv: list[str]) -> None:
 def test_lsf_commands_import_no_server_stack(command: str) -> None:
     heavy = ["fastapi", "sqlalchemy", "pydantic", "httpx", "corral.controller", "corral.store",
              "dataclasses", "datetime"]
-    code = (f"import sys, corral.cli.{command}; "
+    code = (f"import sys, corral.cli.lsf.{command}; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()

@@ -8,27 +8,16 @@ from typing import Any
 
 import pytest
 
-from corral.cli import (
-    bjobs,
-    bkill,
-    lsf_options,
-    pbs_options,
-    qdel,
-    qstat,
-    sacct,
-    salloc,
-    sbatch,
-    sbatch_options,
-    scancel,
-    scontrol,
-    sinfo,
-    squeue,
-)
-from corral.cli import srun_options as srun
-from corral.cli.getopt import parse
-from corral.cli.runner import CommandError
-from corral.cli.sbatch_options import SBATCH_ENVIRONMENT, SbatchError
-from corral.cli.srun_options import SrunError, parse_command_line
+from corral.cli.common.getopt import parse
+from corral.cli.common.runner import CommandError
+from corral.cli.lsf import bjobs, bkill
+from corral.cli.lsf import options as lsf_options
+from corral.cli.pbs import options as pbs_options
+from corral.cli.pbs import qdel, qstat
+from corral.cli.slurm import sacct, salloc, sbatch, sbatch_options, scancel, scontrol, sinfo, squeue
+from corral.cli.slurm import srun_options as srun
+from corral.cli.slurm.sbatch_options import SBATCH_ENVIRONMENT, SbatchError
+from corral.cli.slurm.srun_options import SrunError, parse_command_line
 
 TABLE = Path(__file__).resolve().parents[3] / "docs" / "options.md"
 # `--long` or `--long`, `-s` (the short form, where the man page gives one), then the class.

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from corral.cli import qstat_format as fmt
-from corral.cli.pbs_options import (
+from corral.cli.pbs import qstat_format as fmt
+from corral.cli.pbs.options import (
     OptionProblem,
     Options,
     PbsError,

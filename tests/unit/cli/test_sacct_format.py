@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from corral.cli import sacct
-from corral.cli import sacct_format as fmt
+from corral.cli.slurm import sacct
+from corral.cli.slurm import sacct_format as fmt
 
 UTC = dt.UTC
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_sacct_format import NOW, UTC, at, make_job, sacct_out
 
-from corral.cli import sacct
+from corral.cli.slurm import sacct
 
 # The command lines the installed tools run (snakemake's slurm plugin, parsl, submitit).
 SNAKEMAKE_STATUS = ("-X --parsable2 --clusters all --noheader --format=JobIdRaw,State "

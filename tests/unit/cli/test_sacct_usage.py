@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.cli.sacct_format import field_value, job_views
+from corral.cli.slurm.sacct_format import field_value, job_views
 
 
 def _job(**batch: Any) -> dict[str, Any]:

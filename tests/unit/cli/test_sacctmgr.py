@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from corral.cli.getopt import OptionError
-from corral.cli.runner import CommandError
-from corral.cli.sacctmgr import listing, parse_command
+from corral.cli.common.getopt import OptionError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm.sacctmgr import listing, parse_command
 from corral.model.account_admin import AdminRequest, apply_admin, request_from_dict
 from corral.model.account_codec import tree_to_dict
 from corral.model.accounts import AccountTree
@@ -140,7 +140,7 @@ def test_unknown_format_field_and_condition(tree: dict) -> None:
 
 
 def test_options_may_follow_the_command() -> None:
-    from corral.cli.sacctmgr import parse_command
+    from corral.cli.slurm.sacctmgr import parse_command
 
     cmd = parse_command(["show", "assoc", "format=account,user", "-P", "-n"])
     assert (cmd.parsable, cmd.header, cmd.verb, cmd.entity) == ("P", False, "show", "association")

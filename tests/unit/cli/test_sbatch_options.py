@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corral.cli.sbatch_options import (
+from corral.cli.slurm.sbatch_options import (
     SbatchError,
     build_request,
     directives,

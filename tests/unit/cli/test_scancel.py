@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from corral.cli import scancel
-from corral.cli.getopt import OptionError
-from corral.cli.runner import CommandError
+from corral.cli.common.getopt import OptionError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm import scancel
 
 
 def select(*argv: str) -> dict[str, Any]:

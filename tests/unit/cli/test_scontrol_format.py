@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from corral.cli import scontrol_format as fmt
-from corral.cli.getopt import OptionError
-from corral.cli.scontrol import Scontrol, controller_host, job_ids, keyword, parse_args
+from corral.cli.common.getopt import OptionError
+from corral.cli.slurm import scontrol_format as fmt
+from corral.cli.slurm.scontrol import Scontrol, controller_host, job_ids, keyword, parse_args
 from corral.client import ClientError, ControllerUnreachable
 
 UTC = dt.UTC
@@ -552,7 +552,7 @@ def test_update_job_time_limit_increment_adds_to_the_current_limit() -> None:
 
 
 def test_update_job_with_a_bad_time_limit_is_refused() -> None:
-    from corral.cli.runner import CommandError
+    from corral.cli.common.runner import CommandError
     with pytest.raises(CommandError, match="Invalid TimeLimit value"):
         run(FakeClient(), "update", "JobId=12", "TimeLimit=bogus")
 

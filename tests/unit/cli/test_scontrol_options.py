@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from corral.cli import scontrol
-from corral.cli.runner import CommandError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm import scontrol
 
 
 class ConfigClient:

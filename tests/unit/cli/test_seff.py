@@ -6,7 +6,7 @@ import subprocess
 import sys
 from typing import Any
 
-from corral.cli.seff import kbytes2str, report, time2str
+from corral.cli.slurm.seff import kbytes2str, report, time2str
 
 
 def _job(**changes: Any) -> dict[str, Any]:
@@ -72,16 +72,16 @@ def test_units_as_seff_prints_them() -> None:
 
 def test_usage_and_bad_ids_without_a_controller() -> None:
     env = {"CORRAL_CONTROLLER": "/nonexistent/corral.sock", "PATH": "/usr/bin:/bin"}
-    usage = subprocess.run([sys.executable, "-m", "corral.cli.seff"], capture_output=True,
+    usage = subprocess.run([sys.executable, "-m", "corral.cli.slurm.seff"], capture_output=True,
                            text=True, env=env)
     assert (usage.returncode, usage.stdout.splitlines()[0]) == (1, "Usage: seff [Options] <Jobid>")
-    bad = subprocess.run([sys.executable, "-m", "corral.cli.seff", "x1"], capture_output=True,
+    bad = subprocess.run([sys.executable, "-m", "corral.cli.slurm.seff", "x1"], capture_output=True,
                          text=True, env=env)
     assert (bad.returncode, bad.stderr) == (2, "Job not found.\n")
 
 
 def test_seff_stays_lean() -> None:
-    code = ("import sys, corral.cli.seff; print(','.join(m for m in "
+    code = ("import sys, corral.cli.slurm.seff; print(','.join(m for m in "
             "('fastapi', 'sqlalchemy', 'pydantic', 'httpx', 'corral.agent', 'pynvml') "
             "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from corral.cli import sinfo
-from corral.cli import sinfo_format as sif
-from corral.cli.getopt import OptionError
+from corral.cli.common.getopt import OptionError
+from corral.cli.slurm import sinfo
+from corral.cli.slurm import sinfo_format as sif
 
 UTC = dt.UTC
 NOW = 1795352998.0  # Sun Nov 22 13:09:58 2026 UTC
@@ -202,7 +202,7 @@ def test_long_format_takes_slurms_names_and_widths() -> None:
 
 
 def test_long_format_names_an_unknown_field() -> None:
-    from corral.cli.runner import CommandError
+    from corral.cli.common.runner import CommandError
 
     with pytest.raises(CommandError, match="Invalid node format specification: Bogus"):
         run("-O", "NodeList,Bogus")

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from corral.cli import sprio
-from corral.cli.getopt import OptionError
-from corral.cli.runner import CommandError
+from corral.cli.common.getopt import OptionError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm import sprio
 
 WEIGHTS = {"age": 1000, "fairshare": 10000, "jobsize": 500, "partition": 1000, "qos": 2000}
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from corral.cli import squeue, squeue_json
-from corral.cli import squeue_format as sf
-from corral.cli.getopt import OptionError
-from corral.cli.runner import CommandError
-from corral.cli.squeue_sort import sort_jobs
+from corral.cli.common.getopt import OptionError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm import squeue, squeue_json
+from corral.cli.slurm import squeue_format as sf
+from corral.cli.slurm.squeue_sort import sort_jobs
 
 UTC = dt.UTC
 T0 = 1795352996.0  # 2026-11-22T13:09:56Z, when the reference jobs were submitted

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from corral.api import stepio
-from corral.cli.srun_io import Output, failure_lines, task_ranges, worst_exit
+from corral.cli.slurm.srun_io import Output, failure_lines, task_ranges, worst_exit
 
 
 def test_labels_prefix_whole_lines_of_each_task(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_task_ranges_fold_runs() -> None:
 def test_srun_and_salloc_import_no_server_stack_and_websockets_only_when_serving(command: str) -> None:
     heavy = ["fastapi", "sqlalchemy", "pydantic", "httpx", "corral.controller", "corral.agent",
              "websockets"]
-    code = (f"import sys, corral.cli.{command}; "
+    code = (f"import sys, corral.cli.slurm.{command}; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()

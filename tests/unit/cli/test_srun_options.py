@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corral.cli.srun_options import (
+from corral.cli.slurm.srun_options import (
     SrunError,
     allocation_request,
     expand_io_pattern,

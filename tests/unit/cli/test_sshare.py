@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from corral.cli import sshare
-from corral.cli import sshare_format as sf
-from corral.cli.getopt import OptionError
-from corral.cli.runner import CommandError
+from corral.cli.common.getopt import OptionError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm import sshare
+from corral.cli.slurm import sshare_format as sf
 
 
 def row(account: str, user: str, depth: int, shares: int, norm: float, usage: float,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from corral.cli.srun_io import Output, OutputFileError
-from corral.cli.srun_options import expand_io_pattern
+from corral.cli.slurm.srun_io import Output, OutputFileError
+from corral.cli.slurm.srun_options import expand_io_pattern
 
 FIELDS = {"step_id": 0, "procid": 0, "nodeid": 0, "node": "node1", "user": "u", "name": "x"}
 

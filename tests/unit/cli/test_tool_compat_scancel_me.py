@@ -7,9 +7,9 @@ import pwd
 
 import pytest
 
-from corral.cli.getopt import OptionError
-from corral.cli.runner import CommandError
-from corral.cli.scancel import parse_selection, request_body
+from corral.cli.common.getopt import OptionError
+from corral.cli.common.runner import CommandError
+from corral.cli.slurm.scancel import parse_selection, request_body
 
 
 def test_me_selects_the_callers_jobs_by_name() -> None:

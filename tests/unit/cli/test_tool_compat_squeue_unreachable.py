@@ -8,8 +8,8 @@ import re
 import pytest
 from batchspawner import SlurmSpawner
 
-from corral.cli import squeue
-from corral.cli.runner import slurm_unreachable
+from corral.cli.common.runner import slurm_unreachable
+from corral.cli.slurm import squeue
 from corral.client import ControllerUnreachable
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corral.cli import why
+from corral.cli.slurm import why
 from corral.entry import main as corral_main
 
 ANSWER = ("Job 42 is waiting for resources: it needs 4 nodes and 2 are free. "
