@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.core.decisions import SchedulingPolicy
+from corral.core.policies import resolve
 from corral.core.priority import PriorityConfig
 from corral.model.accounts import PreemptMode
 from corral.model.cluster import Partition
@@ -103,10 +104,6 @@ def _seconds(value: Any) -> int:
     return minutes * 60
 
 
-# Slurm's SchedulerType names for the modes.
-_BACKFILL_ALIASES = {"sched/backfill": "easy", "sched/builtin": "fifo"}
-
-
 def _policy(entry: dict[str, Any]) -> SchedulingPolicy:
     """[scheduler]: slurm.conf's SchedulerType/PriorityType/Priority*/PreemptMode in TOML."""
     known = {"backfill", "priority_type", "weight_age", "weight_fairshare", "weight_job_size",
@@ -132,8 +129,8 @@ def _policy(entry: dict[str, Any]) -> SchedulingPolicy:
     if priority.type not in ("basic", "multifactor"):
         raise ValueError(f"priority_type must be basic or multifactor, not {priority.type}")
     return SchedulingPolicy(
-        backfill=_BACKFILL_ALIASES.get(str(entry.get("backfill", "easy")),
-                                       str(entry.get("backfill", "easy"))),
+        # A queue policy's name, or Slurm's SchedulerType for one (core.policies).
+        backfill=resolve(str(entry.get("backfill", "easy"))),
         priority=priority, reserve_depth=int(entry.get("reserve_depth", 500)),
         preempt_mode=PreemptMode(str(entry.get("preempt_mode", "CANCEL")).upper()),
         enforce_limits=bool(entry.get("enforce_limits", True)))

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from corral.core.policies import QueuePolicy, names, queue_policy
 from corral.core.preempt import Preemption
 from corral.core.priority import PriorityConfig
 from corral.model.accounts import AccountTree, AssocKey, PreemptMode
@@ -15,16 +16,17 @@ from corral.model.states import Reason
 EASY = "easy"
 CONSERVATIVE = "conservative"
 FIFO = "fifo"
-BACKFILL_MODES = (EASY, CONSERVATIVE, FIFO)
+BACKFILL_MODES = names()  # the registered queue policies (core.policies)
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulingPolicy:
     """How the pass decides; fixed configuration (slurm.conf's SchedulerType and friends).
 
-    backfill: "easy" (the first waiting job of each partition is protected by a
-    reservation), "conservative" (every waiting job is, up to `reserve_depth` per pass), or
-    "fifo" (no backfill: a partition starts nothing behind its first waiting job).
+    backfill: the name of a registered queue policy (core.policies): "easy" (the first
+    waiting job of each partition is protected by a reservation), "conservative" (every
+    waiting job is, up to `reserve_depth` per pass), or "fifo" (no backfill: a partition
+    starts nothing behind its first waiting job).
     """
 
     backfill: str = EASY
@@ -38,8 +40,13 @@ class SchedulingPolicy:
     estimates: bool = True
 
     def __post_init__(self) -> None:
-        if self.backfill not in BACKFILL_MODES:
+        if self.backfill not in names():
             raise ValueError(f"unknown backfill mode {self.backfill!r}")
+
+    @property
+    def queue(self) -> QueuePolicy:
+        """The queue policy that `backfill` names."""
+        return queue_policy(self.backfill)
 
 
 @dataclass(frozen=True, slots=True)

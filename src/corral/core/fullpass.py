@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 from corral.core.backfill import Held, earliest_start
 from corral.core.decisions import (
-    CONSERVATIVE,
-    FIFO,
     CycleResult,
     CycleStats,
     Reservation,
@@ -54,9 +52,9 @@ class FullPass:
         self.pool = pool
         self.now = now
         self.priorities = priorities
-        self.mode = sched.policy.backfill
-        self.fifo = self.mode == FIFO
-        self.conservative = self.mode == CONSERVATIVE
+        queue = sched.policy.queue
+        self.no_backfill = not queue.backfill  # nothing starts behind a partition's first waiter
+        self.reserve_all = queue.reserve_all
         self.starts: list[Start] = []
         self.reasons: dict[int, Reason] = {}
         self.estimates: dict[int, float] = {}
@@ -65,7 +63,7 @@ class FullPass:
         self.preemptions: list[Preemption] = []
         self.exact: dict[int, float] = {}
         self.waiting: list[Request] = []  # waiting for resources, in order
-        self.queued: list[Request] = []  # waiting for resources, in order (FIFO included)
+        self.queued: list[Request] = []  # waiting for resources, in order (no backfill included)
         self.limited_reqs: list[Request] = []  # waiting for a limit, in order
         self.holders: dict[str, int] = {}  # partition → its first waiting job, reserved
         self.blocked_parts: set[str] = set()
@@ -122,7 +120,7 @@ class FullPass:
                 return
         part = job.partition
         blocked_parts = self.blocked_parts
-        if self.fifo and part in blocked_parts:
+        if self.no_backfill and part in blocked_parts:
             self.reasons[jid] = Reason.PRIORITY
             self.waiting.append(req)
             self.queued.append(req)
@@ -150,7 +148,7 @@ class FullPass:
             if first:
                 self.holders[part] = jid
             return
-        if self.conservative:
+        if self.reserve_all:
             if len(self.reservations) < self.s.policy.reserve_depth:
                 self.reserve(req)
         elif first:

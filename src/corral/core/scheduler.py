@@ -29,7 +29,6 @@ from collections.abc import Mapping, Sequence
 
 from corral.core.backfill import Blocks, Held, Timeline
 from corral.core.decisions import (
-    CONSERVATIVE,
     DEFAULT_CONTEXT,
     CycleResult,
     CycleStats,
@@ -224,7 +223,7 @@ class Scheduler:
             else:
                 part.append(req)
         self.groups, self.by_part = groups, by_part
-        if self.policy.backfill == CONSERVATIVE:
+        if self.policy.queue.reserve_all:
             # The next submit reserves at once: have the release views it will ask for ready,
             # rather than building one (a walk over every running job) inside that submit.
             for classes in {frozenset(group[0].flat) for group in groups.values()}:

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corral.core.decisions import BACKFILL_MODES, SchedulingContext, SchedulingPolicy
+from corral.core.decisions import SchedulingContext, SchedulingPolicy
+from corral.core.policies import names as policy_names
 from corral.core.priority import MULTIFACTOR
 from corral.model.cluster import Partition
 from corral.sim.metrics import summarize
@@ -36,9 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="the controller's data directory")
     p.add_argument("--start", type=float, help="accounting: jobs that ended after (epoch s)")
     p.add_argument("--end", type=float, help="accounting: jobs submitted before (epoch s)")
-    p.add_argument("--policy", choices=BACKFILL_MODES,
+    p.add_argument("--policy", choices=policy_names(),
                    help="backfill mode (default: --config's [scheduler] backfill, else easy)")
-    p.add_argument("--compare", nargs="?", const=",".join(BACKFILL_MODES), metavar="P1,P2,…",
+    p.add_argument("--compare", nargs="?", const=",".join(policy_names()), metavar="P1,P2,…",
                    help="replay under several policies side by side (default: all)")
     p.add_argument("--config", help="cluster.toml: partitions, [scheduler] and node features "
                                     "as the controller reads them")
@@ -61,10 +62,10 @@ def _policies(args: argparse.Namespace, config: Config) -> list[str]:
     if args.compare is None:
         return [args.policy or config.policy.backfill]
     names = [n.strip() for n in args.compare.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BACKFILL_MODES]
+    unknown = [n for n in names if n not in policy_names()]
     if unknown or not names:
         raise UsageError(f"unknown policy in --compare: {','.join(unknown) or '(none)'} "
-                         f"(choose from {', '.join(BACKFILL_MODES)})")
+                         f"(choose from {', '.join(policy_names())})")
     return list(dict.fromkeys(names))
 
 

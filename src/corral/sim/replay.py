@@ -10,11 +10,13 @@ The core is asked the same question the controller would ask, cut down to the pa
 change its answer (`exact=True` asks the uncut one; the tests compare both start by start):
 
 - no pass at all while no pending job fits in what is free now: nothing could start;
-- only the jobs that could start now, and those whose reservations rule on them: for EASY
-  the first job of each partition that does not fit, for conservative every job before the
-  last one that fits, for FIFO none (nothing starts behind a partition's first waiting job).
-  Jobs after the last one that fits can neither start nor hold back one that could;
-- (FIFO, EASY, nodes all of one size) only the nodes with a free core, padded with busy ones
+- only the jobs that could start now, and those whose reservations rule on them: where the
+  queue policy (core.policies) reserves for the first waiting job of each partition (EASY),
+  that job; where it reserves for all (conservative), every job before the last one that
+  fits; where it does not backfill (FIFO), none (nothing starts behind a partition's first
+  waiting job). Jobs after the last one that fits can neither start nor hold back one that
+  could;
+- (nodes all of one size) only the nodes with a free core, padded with busy ones
   so that every job sees as many nodes as it asks for, plus the nodes of the running jobs
   that end first: as many of them as it takes for every reservation to fall within their
   ends (else the pass is asked again with twice as many). Nodes keep the machine's order,
@@ -22,8 +24,9 @@ change its answer (`exact=True` asks the uncut one; the tests compare both start
 
 Whether a job fits now is read from counts of nodes by free cores, kept as jobs start and
 end; that is exact for plain workloads (no memory, GPUs, node lists, exclusive nodes or
-constraints, basic priority, no account limits). Any other workload is replayed uncut. The cuts lean on what the
-core decides from, so tests/unit/sim checks them against uncut passes on random workloads.
+constraints, basic priority, no account limits). Any other workload is replayed uncut, and so
+is any policy that does not claim `replay_cuts`: the cuts lean on the traits above, which
+tests/unit/sim checks against uncut passes on random workloads for each policy that claims it.
 
 With multifactor priority and a fair-share weight, usage accrues as in the controller
 (controller/accounting.py): before each instant all usage decays over the time since the
@@ -40,7 +43,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from corral.core.decisions import CONSERVATIVE, EASY, FIFO, CycleResult, SchedulingContext
+from corral.core.decisions import EASY, CycleResult, SchedulingContext
 from corral.core.fairshare import charge, decay_all, new_usage
 from corral.core.lifecycle import apply
 from corral.core.priority import BASIC, MULTIFACTOR, basic_priority
@@ -142,9 +145,12 @@ class _State:
         # The replay reads starts and reservations, never the estimates of the rest.
         self.context = replace(context, policy=replace(context.policy, estimates=False))
         self.core = Scheduler(machine.partitions, self.context)
-        self.mode = context.policy.backfill
+        queue = context.policy.queue
+        self.backfill = queue.backfill  # else nothing starts behind a partition's first waiter
+        self.reserve_all = queue.reserve_all
         self.partitions = machine.partitions
-        self.exact = exact or not plain(machine, workload.requests, context)
+        self.exact = (exact or not queue.replay_cuts
+                      or not plain(machine, workload.requests, context))
         self.nodes: dict[str, NodeResources] = {n.name: n for n in machine.nodes}
         self.requests = {r.job.job_id: r for r in workload.requests}
         # For each partition, how many of its nodes have each number of free cores.
@@ -281,7 +287,7 @@ class _State:
             if not pending:
                 return
             self.instants += 1
-            if self.node_cut and (self.mode != CONSERVATIVE or self.cut_misses < 0.5
+            if self.node_cut and (not self.reserve_all or self.cut_misses < 0.5
                                   or self.instants % 32 == 0):
                 result = self._cut_nodes(pending, now)
             else:
@@ -313,8 +319,8 @@ class _State:
                 if name not in view:
                     view.add(name)
                     have += 1
-        if self.mode == FIFO:
-            # Nothing starts behind a reservation under FIFO: only estimates need one.
+        if not self.backfill:
+            # Nothing starts behind a reservation without backfill: only estimates need one.
             return self._ask(pending, [], self._in_order(view), now)
         taken = self._first_enders(pending, len(view))
         self.cut_misses *= 0.9
@@ -334,7 +340,7 @@ class _State:
             if taken >= len(self.by_end) or all(
                     r.start <= seen_until for r in result.reservations):
                 return result
-            if self.mode == CONSERVATIVE:
+            if self.reserve_all:
                 self.cut_misses += 0.1
                 taken = len(self.by_end)
             else:
@@ -382,20 +388,20 @@ class _State:
         kept = 0
         for _, job_id in self.order:
             part = self.shape[job_id][0]
-            if self.mode == FIFO and part in blocked:
+            if not self.backfill and part in blocked:
                 if len(blocked) == len(self.partitions):
                     break
                 continue
             if self._fits(job_id, at_least):
                 chosen.append(self.pending[job_id])
                 kept = len(chosen)
-                if self.mode == FIFO and self._exhausts(job_id, demand):
+                if not self.backfill and self._exhausts(job_id, demand):
                     # Its partition cannot hold every job so far: one of them waits, and
-                    # FIFO starts nothing behind it.
+                    # without backfill nothing starts behind it.
                     blocked.add(part)
-            elif self.mode == CONSERVATIVE or part not in blocked:
+            elif self.reserve_all or part not in blocked:
                 blocked.add(part)
-                if self.mode != FIFO:
+                if self.backfill:
                     chosen.append(self.pending[job_id])
         return chosen[:kept]
 

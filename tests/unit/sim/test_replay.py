@@ -104,3 +104,22 @@ def test_cut_down_passes_decide_as_whole_queue_passes(policy: str) -> None:
         assert [(o.job_id, o.start, o.end, o.hosts) for o in fast.outcomes] == [
             (o.job_id, o.start, o.end, o.hosts) for o in whole.outcomes]
         assert not fast.never_started
+
+
+def test_a_policy_without_replay_cuts_is_replayed_uncut(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new policy with EASY's traits that does not claim the simulator's cuts: the replay
+    # asks the core about the whole queue at every instant, and gets EASY's schedule.
+    from corral.core import policies
+    from corral.core.decisions import SchedulingContext, SchedulingPolicy
+    from corral.sim.replay import _State
+
+    monkeypatch.setattr(policies, "_REGISTRY", dict(policies._REGISTRY))
+    monkeypatch.setattr(policies, "_ALIASES", dict(policies._ALIASES))
+    policies.register(policies.QueuePolicy("easy-uncut", backfill=True, reserve_all=False))
+    context = SchedulingContext(policy=SchedulingPolicy(backfill="easy-uncut"))
+    assert _State(workload(HOLE), context, exact=False).exact
+    assert not _State(workload(HOLE), SchedulingContext(), exact=False).exact
+    uncut = replay(workload(HOLE), context)
+    assert uncut.policy == "easy-uncut"
+    assert [o.start for o in uncut.outcomes] == [
+        o.start for o in replay(workload(HOLE), "easy").outcomes]
