@@ -1,14 +1,15 @@
-"""Where a job fits: per-node requests, node filters, best-fit, gang all-or-nothing placement."""
+"""What a job asks of each node: per-node requests, uneven shares, spreading over nodes, and
+why no node can ever hold it. Placement itself is core.pool's (best-fit, gang all or none)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from corral.core.features import BadConstraint, parse_constraint
 from corral.model.cluster import NodeResources, Partition
-from corral.model.job import Job, JobSpec, NodeAllocation
+from corral.model.job import Job, JobSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,67 +134,6 @@ def node_can_ever_hold(node: NodeResources, need: PerNode) -> bool:
     """Would the job fit on this node if it were empty?"""
     return (node.cpus >= need.cpus and node.memory >= need.memory and node.gpus >= need.gpus
             and (need.gpu_type is None or need.gpu_type == node.gpu_type or need.gpus == 0))
-
-
-def fits_now(node: NodeResources, need: PerNode) -> bool:
-    if not node.available or not node_can_ever_hold(node, need):
-        return False
-    if need.exclusive:
-        return node.idle
-    return (node.free_cpus >= need.cpus and node.free_memory >= need.memory
-            and len(node.free_gpus) >= need.gpus)
-
-
-def candidate_nodes(job: Job, partition: Partition,
-                    nodes: Mapping[str, NodeResources]) -> list[NodeResources]:
-    excluded = set(job.spec.exc_nodes)
-    return [n for name, n in nodes.items()
-            if partition.contains(name) and name not in excluded]
-
-
-def take(node: NodeResources, need: PerNode) -> tuple[NodeAllocation, NodeResources]:
-    """Allocate on a node; returns the allocation and the node with less free."""
-    if need.exclusive:
-        alloc = NodeAllocation(node.cpus, node.memory, node.free_gpus)
-        rest = _replace_free(node, 0, 0, ())
-        return alloc, rest
-    gpus = node.free_gpus[: need.gpus]
-    alloc = NodeAllocation(need.cpus, need.memory, gpus)
-    rest = _replace_free(node, node.free_cpus - need.cpus, node.free_memory - need.memory,
-                         node.free_gpus[need.gpus:])
-    return alloc, rest
-
-
-def _replace_free(node: NodeResources, cpus: int, memory: int,
-                  gpus: tuple[int, ...]) -> NodeResources:
-    return NodeResources(node.name, node.cpus, node.memory, node.gpus, node.gpu_type, cpus,
-                         memory, gpus, node.available, idle=False)
-
-
-def give_back(node: NodeResources, alloc: NodeAllocation) -> NodeResources:
-    free_cpus = min(node.cpus, node.free_cpus + alloc.cpus)
-    free_mem = min(node.memory, node.free_memory + alloc.memory)
-    gpus = tuple(sorted(set(node.free_gpus) | set(alloc.gpu_indices)))
-    idle = free_cpus == node.cpus and free_mem == node.memory and len(gpus) == node.gpus
-    return replace(node, free_cpus=free_cpus, free_memory=free_mem, free_gpus=gpus, idle=idle)
-
-
-def place(job: Job, need: PerNode, candidates: Iterable[NodeResources]) -> list[NodeResources] | None:
-    """Gang placement: `num_nodes` nodes that all fit now, or None.
-
-    Required nodes (--nodelist) come first; the rest are chosen best-fit (the fewest free
-    CPUs, then GPUs, that still fit) so that large holes stay open for large jobs.
-    """
-    required = set(job.spec.req_nodes)
-    fitting = [n for n in candidates if fits_now(n, need)]
-    chosen = [n for n in fitting if n.name in required]
-    if len(chosen) < len(required):
-        return None
-    others = sorted((n for n in fitting if n.name not in required),
-                    key=lambda n: (n.free_cpus, len(n.free_gpus), n.free_memory, n.name))
-    wanted = max(job.spec.num_nodes, len(required))
-    chosen.extend(others[: wanted - len(chosen)])
-    return chosen if len(chosen) == wanted else None
 
 
 def never_fits_reason(job: Job, need: PerNode, partition: Partition,

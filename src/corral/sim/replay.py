@@ -119,7 +119,7 @@ def _use(node: NodeResources, alloc: NodeAllocation) -> NodeResources:
 
 
 def _release(node: NodeResources, alloc: NodeAllocation) -> NodeResources:
-    # Not core.selection.give_back: that one drops the node's features.
+    # Keeps the node's features (the core's NodePool does its own bookkeeping).
     free_cpus = min(node.cpus, node.free_cpus + alloc.cpus)
     free_memory = min(node.memory, node.free_memory + alloc.memory)
     gpus = (tuple(sorted(set(node.free_gpus) | set(alloc.gpu_indices))) if alloc.gpu_indices
