@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from corral.cli.common.translate import dependency_terms, next_local_time, slurm_dependency
 
 MAX_ARRAY_SIZE = 1000  # LSF's default MAX_JOB_ARRAY_SIZE, which also bounds the indices
 
@@ -451,7 +452,7 @@ def parse_dependency(expr: str, resolve_name: Callable[[str], list[str]]) -> str
     if "&&" in text and "||" in text or "!" in text:
         raise LsfError(f"{expr}: mixing '&&' with '||', and '!', are not supported by corral")
     separator = "||" if "||" in text else "&&"
-    parts: list[str] = []
+    parts: list[tuple[str, list[str]]] = []
     for term in text.split(separator):
         match = _CONDITION.fullmatch(term)
         if not match:
@@ -468,8 +469,8 @@ def parse_dependency(expr: str, resolve_name: Callable[[str], list[str]]) -> str
             ids = resolve_name(target)
             if not ids:
                 raise LsfError(f"{target}: No matching job found")
-        parts.append(":".join([kind, *ids]))
-    return ("?" if separator == "||" else ",").join(parts)
+        parts.append((kind, ids))
+    return slurm_dependency(parts, any_of=separator == "||")
 
 
 _BACK = {"afterok": "done", "afterany": "ended", "afternotok": "exit", "after": "started"}
@@ -477,11 +478,11 @@ _BACK = {"afterok": "done", "afterany": "ended", "afternotok": "exit", "after": 
 
 def lsf_dependency(slurm: str) -> str:
     """Slurm's dependency string back in LSF's words, for bjobs -l."""
-    joiner = " || " if "?" in slurm else " && "
+    parsed, any_of = dependency_terms(slurm)
+    joiner = " || " if any_of else " && "
     terms = []
-    for part in re.split(r"[,?]", slurm):
-        kind, _, ids = part.partition(":")
-        for job in (i for i in ids.split(":") if i):
+    for kind, ids in parsed:
+        for job in ids:
             # Slurm marks the state of each condition: `12(failed)`, `13(unfulfilled)`.
             base, _, index = job.split("(", 1)[0].partition("_")
             terms.append(f"{_BACK.get(kind, kind)}({base}{f'[{index}]' if index else ''})")
@@ -531,28 +532,14 @@ def parse_begin_time(text: str, now: float) -> float:
     if not 2 <= len(parts) <= 5 or not all(p.isdigit() for p in parts):
         raise LsfError(f"{text}: Bad time specification")
     values = [int(p) for p in parts]
-    local = _time.localtime(now)
-    year, month, day = local.tm_year, local.tm_mon, local.tm_mday
-    hour, minute = values[-2], values[-1]
-    if len(values) >= 3:
-        day = values[-3]
-    if len(values) >= 4:
-        month = values[-4]
-    if len(values) == 5:
-        year = values[0]
-    if not (0 <= hour <= 23 and 0 <= minute <= 59 and 1 <= day <= 31 and 1 <= month <= 12):
-        raise LsfError(f"{text}: Bad time specification")
-    when = _time.mktime((year, month, day, hour, minute, 0, 0, 0, -1))
-    if when < now and len(values) < 5:
+    n = len(values)
+    try:
         # LSF means the next such moment: tomorrow, next month or next year.
-        if len(values) == 2:
-            when += 86400
-        elif len(values) == 3:
-            month, year = (month % 12) + 1, year + (month == 12)
-            when = _time.mktime((year, month, day, hour, minute, 0, 0, 0, -1))
-        else:
-            when = _time.mktime((year + 1, month, day, hour, minute, 0, 0, 0, -1))
-    return when
+        return next_local_time(now, values[-2], values[-1], day=values[-3] if n >= 3 else None,
+                               month=values[-4] if n >= 4 else None,
+                               year=values[0] if n == 5 else None)
+    except ValueError:
+        raise LsfError(f"{text}: Bad time specification") from None
 
 
 class Options:

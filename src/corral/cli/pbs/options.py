@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from corral.cli.common.translate import DEPENDENCY_KINDS, next_local_time, slurm_dependency
 from corral.cli.pbs.resources import RESOURCE_ERROR, apply_resources, parse_resource_list
 from corral.client import Client, ClientError, ControllerUnreachable
 
@@ -57,7 +58,6 @@ _JOB_IDENTITY = ("PBS_JOBID", "PBS_JOBNAME", "PBS_ARRAY_INDEX", "PBS_ARRAY_ID", 
                  "PBS_MOMPORT")
 _ORIGIN = ("HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "TZ")
 _MAIL_POINTS = {"a": "FAIL", "b": "BEGIN", "e": "END"}
-_DEPEND_TYPES = ("after", "afterok", "afternotok", "afterany")
 _ARRAY = re.compile(r"([0-9]+)-([0-9]+)(?::([0-9]+))?(?:%([0-9]+))?")
 _JOB_ID = re.compile(r"([0-9]+)(\[[0-9,\-:%]*\])?(?:\.[^\s@]+)?(?:@\S+)?")
 
@@ -267,12 +267,12 @@ def slurm_job_id(seq: int, index: str | None) -> str:
 
 def dependency(text: str) -> str:
     """`afterok:12.server:13[],afterany:14` → Slurm's `afterok:12:13,afterany:14`."""
-    parts: list[str] = []
+    parts: list[tuple[str, list[str]]] = []
     for item in text.split(","):
         kind, *ids = item.strip().split(":")
         if kind in ("before", "beforeok", "beforenotok", "beforeany", "on"):
             raise OptionProblem(f"qsub: -W depend={kind}: not supported by corral")
-        if kind not in _DEPEND_TYPES or not ids:
+        if kind not in DEPENDENCY_KINDS or not ids:
             raise OptionProblem("qsub: illegal -W value")
         converted = []
         for job in ids:
@@ -280,8 +280,8 @@ def dependency(text: str) -> str:
             if parsed is None:
                 raise OptionProblem("qsub: illegal -W value")
             converted.append(slurm_job_id(*parsed))
-        parts.append(":".join([kind, *converted]))
-    return ",".join(parts)
+        parts.append((kind, converted))
+    return slurm_dependency(parts)
 
 
 def array_range(text: str) -> str:
@@ -371,29 +371,20 @@ def _join(values: Mapping[str, str], out: str, err: str) -> tuple[str, str | Non
 
 def _begin_time(text: str, now: float) -> float:
     """-a `[[[[CC]YY]MM]DD]hhmm[.SS]`; a time already past today means tomorrow, as in PBS."""
-    import time
-
     match = re.fullmatch(r"([0-9]{4,12})(?:\.([0-9]{2}))?", text.strip())
     if match is None or len(match.group(1)) % 2:
         raise PbsError("illegal -a value", code=2, usage=True)
     digits = match.group(1)
-    local = time.localtime(now)
-    fields = [local.tm_year, local.tm_mon, local.tm_mday]
     head, hhmm = digits[:-4], digits[-4:]
-    if len(head) >= 2:
-        fields[2] = int(head[-2:])
-    if len(head) >= 4:
-        fields[1] = int(head[-4:-2])
-    if len(head) >= 6:
-        fields[0] = int(head[:-4]) + (2000 if len(head) == 6 else 0)
-    hour, minute, second = int(hhmm[:2]), int(hhmm[2:]), int(match.group(2) or 0)
-    if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and hour < 24 and minute < 60
-            and second < 60):
-        raise PbsError("illegal -a value", code=2, usage=True)
-    when = time.mktime((fields[0], fields[1], fields[2], hour, minute, second, 0, 0, -1))
-    if when < now and not head:
-        when += 86400
-    return when
+    try:
+        return next_local_time(
+            now, int(hhmm[:2]), int(hhmm[2:]), int(match.group(2) or 0),
+            day=int(head[-2:]) if len(head) >= 2 else None,
+            month=int(head[-4:-2]) if len(head) >= 4 else None,
+            year=int(head[:-4]) + (2000 if len(head) == 6 else 0) if len(head) >= 6 else None,
+            roll=not head)
+    except ValueError:
+        raise PbsError("illegal -a value", code=2, usage=True) from None
 
 
 def build_request(opts: Options, *, script: str, name: str, cwd: str,
