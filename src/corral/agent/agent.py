@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter
 
 from corral.agent import isolation
 from corral.agent.jobdir import (
@@ -33,10 +34,22 @@ from corral.agent.jobdir import (
 )
 from corral.agent.resources import NodeFacts, load
 from corral.agent.steps import StepRunner
+from corral.api.agent_protocol import (
+    PROTOCOL_VERSION,
+    CancelCommand,
+    Command,
+    LaunchCommand,
+    SignalCommand,
+    StepCommand,
+    TimeLimitCommand,
+)
 
 log = logging.getLogger("corral.agent")
 
 Key = tuple[int, int]
+
+# The controller's commands, one model each (docs/spec/02-agent-protocol.md).
+COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 
 
 class Agent:
@@ -133,24 +146,27 @@ class Agent:
             time.sleep(0.01)
         return True
 
-    def handle(self, command: dict[str, Any]) -> None:
-        kind = command["kind"]
-        key = (int(command["job_id"]), int(command["attempt"]))
-        if kind == "launch":
-            self.launch(command["launch"])
-        elif kind == "step":
+    def handle(self, raw: dict[str, Any]) -> None:
+        """Carries out one command of the controller; a malformed one raises ValidationError."""
+        command = COMMAND.validate_python(raw)
+        key = (command.job_id, command.attempt)
+        if isinstance(command, LaunchCommand):
+            # As sent: fields this agent does not know still reach the supervisor.
+            self.launch(command.launch.model_dump(exclude_unset=True))
+        elif isinstance(command, StepCommand):
             self.steps.launch(command)
-        elif kind == "cancel":
+        elif isinstance(command, CancelCommand):
             self.steps.stop_job(*key)
-            request = {"cancel": True, **{k: command[k] for k in ("kill_wait", "why") if k in command}}
+            request = {"cancel": True, **{k: getattr(command, k) for k in ("kill_wait", "why")
+                                          if k in command.model_fields_set}}
             if not self.control(key, request):
                 self._record_unknown(key)
-        elif kind == "signal":
-            self.control(key, {"signal": command["signal"], "batch_only": command.get("batch_only")})
-            if not command.get("batch_only"):
-                self.steps.signal_job(*key, int(command["signal"]))
-        elif kind == "time_limit":
-            self.control(key, {"time_limit": command["time_limit"]})
+        elif isinstance(command, SignalCommand):
+            self.control(key, {"signal": command.signal, "batch_only": command.batch_only})
+            if not command.batch_only:
+                self.steps.signal_job(*key, command.signal)
+        elif isinstance(command, TimeLimitCommand):
+            self.control(key, {"time_limit": command.time_limit})
 
     def _recover(self) -> None:
         """At start: a job whose supervisor died with us (a node crash, an OOM of the agent's
@@ -173,11 +189,15 @@ class Agent:
 
     # -- loops -----------------------------------------------------------------------------------
 
+    def registration(self) -> dict[str, Any]:
+        """The body of POST /agents/register (agent_protocol.Registration)."""
+        return {"protocol": PROTOCOL_VERSION, **self.facts.as_dict(), **load(),
+                "jobs": self._inventory()}
+
     async def register(self) -> None:
         while not self.stopping:
             try:
-                body = {**self.facts.as_dict(), **load(), "jobs": self._inventory()}
-                response = await self.http.post("/agents/register", json=body)
+                response = await self.http.post("/agents/register", json=self.registration())
                 response.raise_for_status()
                 self.ack = 0
                 self.registered.set()

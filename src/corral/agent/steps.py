@@ -23,9 +23,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.agent.jobdir import create_private, make_dir, mark, read_json, write_json_atomic
+
+if TYPE_CHECKING:
+    from corral.api.agent_protocol import StepCommand
 
 log = logging.getLogger("corral.agent")
 
@@ -61,9 +64,10 @@ class StepRunner:
                 found[key] = entry
         return found
 
-    def launch(self, command: dict[str, Any]) -> None:
-        step = command["step"]
-        key = (int(command["job_id"]), int(command["attempt"]), int(command["step_id"]))
+    def launch(self, command: StepCommand) -> None:
+        # As sent: fields this agent does not know still reach the step supervisor.
+        step = command.step.model_dump(exclude_unset=True)
+        key = (command.job_id, command.attempt, command.step_id)
         path = self.jobs_dir / step_dir_name(*key)
         if path.exists():
             return  # a duplicate delivery: one supervisor per (job, attempt, step)

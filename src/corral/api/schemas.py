@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+# The agents' bodies live with the rest of the agent protocol; importable from here as before.
+from corral.api.agent_protocol import AgentLoad, AgentRegistration, AgentReports
+
+__all__ = ["AccountAdmin", "AgentLoad", "AgentRegistration", "AgentReports", "AllocationEnd",
+           "CancelRequest", "JobUpdate", "NodeUpdate", "Strict", "SubmitRequest"]
 
 
 class Strict(BaseModel):
@@ -108,32 +112,3 @@ class AccountAdmin(Strict):
 class NodeUpdate(Strict):
     state: str
     reason: str | None = None
-
-
-class AgentRegistration(BaseModel):
-    name: str
-    cpus: int = Field(..., ge=1)
-    memory: int = Field(..., ge=1)
-    gpus: int = Field(0, ge=0)
-    gpu_type: str | None = None
-    hostname: str = ""
-    arch: str = ""
-    os: str = ""
-    boot_time: float | None = None
-    version: str = ""
-    # What the node enforces (cgroup v1/v2 or fallbacks) and its NVML-detected GPUs.
-    cgroup: str = ""
-    enforced: str = ""
-    gpu_devices: list[dict[str, Any]] = []
-    cpu_load: float | None = None
-    free_memory: int | None = None
-    jobs: list[dict[str, Any]] = []
-
-
-class AgentReports(BaseModel):
-    reports: list[dict[str, Any]]
-
-
-class AgentLoad(BaseModel):
-    cpu_load: float | None = None
-    free_memory: int | None = None

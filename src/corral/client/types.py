@@ -3,7 +3,9 @@
 Kept apart from corral.client.client so that the Slurm-style commands, which import the
 client on every call, never pay for dataclasses; `corral.client` loads this module on first
 use. Every view keeps the record it was built from in `raw`, so fields not typed here are
-still one lookup away.
+still one lookup away. They are the lean equivalents of the API's records: the commands may
+not import pydantic, and tests/unit/api/test_client_views.py keeps every field typed here in
+step with what controller/records.py serves.
 """
 
 from __future__ import annotations
