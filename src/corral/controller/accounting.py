@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from corral.core.fairshare import charge, decay_all, new_usage, share_table
+from corral.core.fairshare import accrue_usage, share_table
 from corral.core.limits import LimitState, check_submit
 from corral.model.account_admin import AdminError, apply_admin, request_from_dict
 from corral.model.account_codec import tree_from_dict, tree_to_dict
@@ -102,12 +102,13 @@ class Accounting:
     # -- usage -------------------------------------------------------------------------------
 
     def accrue(self, jobs: Iterable[Job], now: float) -> None:
-        """Decays all usage to `now`, then charges every job that ran since the last call."""
+        """Decays all usage to `now`, then charges every job that ran since the last call
+        (the arithmetic is core.fairshare.accrue_usage's; what was charged when, here)."""
         elapsed = now - self.decayed_at
         if elapsed > 0:
-            self.usage = decay_all(self.usage, elapsed, self.half_life)
             self.decayed_at = now
         seen: set[tuple[int, int]] = set()
+        ran: list[tuple[Job, float]] = []
         for job in jobs:
             if job.start_time is None or job.spec.account is None:
                 continue
@@ -118,14 +119,11 @@ class Accounting:
                 seen.add(key)
             elif key not in self.charged:
                 continue  # ended before we ever charged it: only jobs seen running are billed
-            if ran_to > since:
-                qos = self.tree.qos.get(job.spec.qos or self.tree.default_qos)
-                amount = new_usage(ran_to - since, job.num_cpus, self.half_life,
-                                   qos.usage_factor if qos else 1.0)
-                self.usage = charge(self.usage, (job.spec.account, job.spec.user), amount)
+            ran.append((job, ran_to - since))
             self.charged[key] = ran_to
         for key in [k for k in self.charged if k not in seen]:
             del self.charged[key]
+        self.usage = accrue_usage(self.usage, elapsed, self.half_life, self.tree, ran)
         if now - self.saved_at >= USAGE_SAVE_INTERVAL:
             self.save_usage(now)
 

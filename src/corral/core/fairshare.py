@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from corral.model.accounts import ROOT, AccountTree, AssocKey
+from corral.model.job import Job
 
 FAIR_TREE = "fair_tree"
 CLASSIC = "classic"
@@ -62,6 +63,24 @@ def charge(usage: Mapping[AssocKey, float], key: AssocKey, amount: float) -> dic
     """Usage with `amount` added to one user association."""
     out = dict(usage)
     out[key] = out.get(key, 0.0) + amount
+    return out
+
+
+def accrue_usage(usage: Mapping[AssocKey, float], elapsed: float, half_life: float,
+                 tree: AccountTree, ran: Iterable[tuple[Job, float]]) -> dict[AssocKey, float]:
+    """Usage `elapsed` seconds later: all of it decayed over that time, then each job charged
+    for the seconds it ran in it (its CPUs, times its QOS's UsageFactor) to its user
+    association. The one place usage accrues: the controller calls it every pass (Slurm's
+    PriorityCalcPeriod) with what each job ran since it was last charged, the simulator at
+    every instant with its running jobs; a job that ran no time is not charged."""
+    out = decay_all(usage, elapsed, half_life) if elapsed > 0 else dict(usage)
+    for job, seconds in ran:
+        if seconds <= 0:
+            continue
+        qos = tree.qos.get(job.spec.qos or tree.default_qos)
+        amount = new_usage(seconds, job.num_cpus, half_life, qos.usage_factor if qos else 1.0)
+        key = (job.spec.account or "", job.spec.user)
+        out[key] = out.get(key, 0.0) + amount
     return out
 
 

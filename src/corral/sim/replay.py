@@ -28,8 +28,8 @@ constraints, basic priority, no account limits). Any other workload is replayed 
 is any policy that does not claim `replay_cuts`: the cuts lean on the traits above, which
 tests/unit/sim checks against uncut passes on random workloads for each policy that claims it.
 
-With multifactor priority and a fair-share weight, usage accrues as in the controller
-(controller/accounting.py): before each instant all usage decays over the time since the
+With multifactor priority and a fair-share weight, usage accrues as in the controller, by
+the same core.fairshare.accrue_usage: before each instant all usage decays over the time since the
 last one, and each running job is charged its cores for that time (times its QOS
 UsageFactor); the pass sees the usage so far. The replay starts from no usage.
 """
@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from corral.core.decisions import EASY, CycleResult, SchedulingContext
-from corral.core.fairshare import charge, decay_all, new_usage
+from corral.core.fairshare import accrue_usage
 from corral.core.lifecycle import apply
 from corral.core.priority import BASIC, MULTIFACTOR, basic_priority
 from corral.core.scheduler import Scheduler
@@ -219,15 +219,11 @@ class _State:
         since, self.accrued_at = self.accrued_at, now
         if since is None or now <= since:
             return
-        half_life = self.context.policy.priority.decay_half_life
-        usage = decay_all(self.context.usage, now - since, half_life)
         tree = self.context.accounts
         assert tree is not None
-        for job in self.running.values():
-            qos = tree.qos.get(job.spec.qos or tree.default_qos)
-            amount = new_usage(now - since, job.num_cpus, half_life,
-                               qos.usage_factor if qos else 1.0)
-            usage = charge(usage, (job.spec.account or "", job.spec.user), amount)
+        usage = accrue_usage(self.context.usage, now - since,
+                             self.context.policy.priority.decay_half_life, tree,
+                             ((job, now - since) for job in self.running.values()))
         self.context = replace(self.context, usage=usage)
 
     def arrive(self, job: Job) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from corral.core.fairshare import (
     CLASSIC,
     FAIR_TREE,
+    accrue_usage,
     charge,
     decay,
     decay_all,
@@ -16,7 +17,9 @@ from corral.core.fairshare import (
     new_usage,
     share_table,
 )
-from corral.model.accounts import Account, AccountTree, Association, User
+from corral.model.accounts import Account, AccountTree, Association, Qos, User
+from corral.model.job import Job, JobSpec
+from corral.model.states import JobState
 
 HOUR = 3600.0
 
@@ -49,6 +52,27 @@ def test_new_usage_is_cpu_seconds_times_usage_factor() -> None:
     assert new_usage(60.0, 4, 0, usage_factor=0.5) == 120.0
     assert new_usage(60.0, 4, HOUR) < 240.0
     assert charge({}, ("A", "a1"), 5.0) == {("A", "a1"): 5.0}
+
+
+def test_accrual_decays_then_charges_each_job_its_cpus_times_its_qos_factor() -> None:
+    accounts = tree()
+    accounts = AccountTree(accounts.accounts, accounts.associations, accounts.users,
+                           {"normal": Qos("normal"), "half": Qos("half", usage_factor=0.5)},
+                           "normal")
+
+    def running(user: str, account: str, cpus: int, qos: str | None = None) -> Job:
+        spec = JobSpec(name="j", uid=1, gid=1, user=user, group="g", work_dir="/",
+                       account=account, qos=qos, cpus_per_task=cpus)
+        return Job(1, spec, JobState.RUNNING, 0.0, "main", 100, 10, start_time=0.0)
+
+    ran = [(running("a1", "A", 4), 60.0), (running("b1", "B", 2, "half"), 60.0),
+           (running("a2", "A", 8), 0.0)]  # ran no time: not charged, no entry made
+    out = accrue_usage(USAGE, HOUR, 0, accounts, ran)  # no half-life: nothing decays
+    assert out == {("A", "a1"): 10.0 + 240.0, ("A", "a2"): 30.0, ("B", "b1"): 20.0 + 60.0}
+    decayed = accrue_usage(USAGE, HOUR, HOUR, accounts, [])
+    assert decayed == decay_all(USAGE, HOUR, HOUR)
+    assert accrue_usage({}, 0.0, HOUR, accounts, ran[2:]) == {}
+    assert USAGE[("A", "a1")] == 10.0  # the input is left as it was
 
 
 def test_fair_tree_ranks_the_less_served_account_first() -> None:
