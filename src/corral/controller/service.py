@@ -20,6 +20,7 @@ from corral.controller.auth import require_agent
 from corral.controller.jobs import JobManager
 from corral.controller.jobtoken import token_key
 from corral.controller.nodes import Node, NodeRegistry
+from corral.controller.observers import Observers
 from corral.controller.records import job_record, node_record
 from corral.model.job import Job
 from corral.settings import ControllerSettings
@@ -42,7 +43,10 @@ class Controller:
         self.clock = clock
         self.registry = NodeRegistry(Node.restore(r) for r in store.load_nodes().values())
         self.wake = asyncio.Event()
-        self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set)
+        # Committed changes of jobs and nodes, for whatever watches them (controller/observers.py).
+        self.observers = Observers()
+        self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set,
+                               observers=self.observers)
         self.jobs.load()
         # The loaded queue lives as long as the controller: keep it out of the collector's
         # scans, which would otherwise walk 100k jobs during every big scheduling pass.
