@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral.controller.node_states import Admin, Link, admin_of, link_of
 from corral.model.cluster import NodeResources
 from corral.model.job import Job
 
@@ -60,6 +61,14 @@ class Node:
 
     def schedulable(self, now: float, timeout: float) -> bool:
         return self.responding(now, timeout) and not self.drain and not self.down
+
+    def link(self, now: float, timeout: float) -> Link:
+        """Its link state in the node state machine (controller/node_states.py)."""
+        return link_of(self.connected, self.registered_at, self.last_seen, now, timeout)
+
+    @property
+    def admin(self) -> Admin:
+        return admin_of(self.drain, self.down)
 
 
 class CommandQueue:
