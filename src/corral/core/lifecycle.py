@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
+from corral.model.effects import CleanupJob, Effect, LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidTransition
 from corral.model.events import (
     AllocationEnded,
+    DeadlinePassed,
     Event,
     JobAllocated,
     JobCancelled,
@@ -25,6 +26,7 @@ from corral.model.events import (
     JobStarted,
     JobUpdated,
     NodeFailed,
+    NodeReleased,
 )
 from corral.model.job import Job, StepRecord
 from corral.model.states import JobState, Reason
@@ -84,8 +86,9 @@ def _outcome(job: Job, event: JobFinished) -> tuple[JobState, Reason, int, int, 
 
 
 def _finished(job: Job, event: JobFinished, now: float) -> Transition:
+    if job.end_state is not None:
+        return Transition(job)  # the run already ended: a repeated report changes nothing
     end = event.end_time or now
-    release = ReleaseResources(job.job_id, job.nodes)
     state, reason, code, signal, step_state = _outcome(job, event)
     # A holder stopped at the allocation's end (COMPLETED step) ended well, whatever the job.
     step_code, step_signal = (0, 0) if step_state is S.COMPLETED else (code, signal)
@@ -94,11 +97,47 @@ def _finished(job: Job, event: JobFinished, now: float) -> Transition:
                       total_cpu_s=event.total_cpu_s, user_cpu_s=event.user_cpu_s,
                       system_cpu_s=event.system_cpu_s, gpu_util=event.gpu_util,
                       gpu_mem_kb=event.gpu_mem_kb, gpu_idle=event.gpu_idle)
+    # The reporting (batch) node's report is its own confirmation; the others must confirm.
+    waiting = () if event.node is None else tuple(n for n in job.nodes if n != event.node)
     if job.requeue_requested:
-        return Transition(_back_to_queue(job, now), (release,))
+        if waiting:
+            return _cleanup(replace(job, state=S.COMPLETING, end_state=S.PENDING), waiting)
+        return Transition(_back_to_queue(job, now), (ReleaseResources(job.job_id, job.nodes),))
     ended = replace(job, state=state, reason=reason, exit_code=code, exit_signal=signal,
                     end_time=end, batch_step=step)
-    return Transition(ended, (release,))
+    if waiting:
+        # Slurm's CG: the run is over (its outcome kept), the nodes are not yet clean.
+        return _cleanup(replace(ended, state=S.COMPLETING, end_state=state), waiting)
+    return Transition(ended, (ReleaseResources(job.job_id, job.nodes),))
+
+
+def _cleanup(job: Job, waiting: tuple[str, ...]) -> Transition:
+    """The run has ended; the job stays COMPLETING until each of `waiting` confirms."""
+    stopping = replace(job, cleanup_nodes=waiting)
+    return Transition(stopping, (CleanupJob(job.job_id, job.attempt, waiting),))
+
+
+def _node_released(job: Job, event: NodeReleased, now: float) -> Transition:
+    if job.end_state is None or event.node not in job.cleanup_nodes:
+        return Transition(job)  # not waited for (stale, or confirmed already)
+    waiting = tuple(n for n in job.cleanup_nodes if n != event.node)
+    if waiting:
+        return Transition(replace(job, cleanup_nodes=waiting))
+    release = ReleaseResources(job.job_id, job.nodes)
+    if job.end_state is S.PENDING:
+        return Transition(_back_to_queue(job, now), (release,))
+    return Transition(replace(job, state=job.end_state, end_state=None, cleanup_nodes=()),
+                      (release,))
+
+
+def _ask_cleanup_again(job: Job) -> Transition:
+    # Idempotent: the nodes not yet clean are asked again, in case the first request was lost.
+    return Transition(job, (CleanupJob(job.job_id, job.attempt, job.cleanup_nodes),))
+
+
+def _deadline_passed(job: Job, event: DeadlinePassed, now: float) -> Transition:
+    return Transition(replace(job, state=S.DEADLINE, reason=Reason.DEADLINE, start_time=now,
+                              end_time=now, estimated_start=None))
 
 
 def _back_to_queue(job: Job, now: float) -> Job:
@@ -107,7 +146,8 @@ def _back_to_queue(job: Job, now: float) -> Job:
                    launched=False, batch_step=None, steps=(), cancelled_by=None,
                    allocation_exit_code=None, allocation_exit_signal=0,
                    requeue_requested=False, preempted=False,
-                   exit_code=0, exit_signal=0, eligible_time=now, estimated_start=None)
+                   exit_code=0, exit_signal=0, eligible_time=now, estimated_start=None,
+                   end_state=None, cleanup_nodes=())
 
 
 def _cancel_pending(job: Job, event: JobCancelled, now: float) -> Transition:
@@ -129,12 +169,16 @@ def _end_allocation(job: Job, event: AllocationEnded, now: float) -> Transition:
 
 
 def _end_allocation_again(job: Job, event: AllocationEnded, now: float) -> Transition:
+    if job.end_state is not None:
+        return _ask_cleanup_again(job)
     # Already stopping (a cancel, a requeue or an earlier end): the first cause stands, and
     # the nodes are asked again in case the first request was lost.
     return Transition(job, (SignalJob(job.job_id, job.attempt, job.nodes),))
 
 
 def _cancel_again(job: Job, event: JobCancelled, now: float) -> Transition:
+    if job.end_state is not None:
+        return _ask_cleanup_again(job)
     # Idempotent: the nodes are asked again, in case the first request was lost.
     return Transition(job, (SignalJob(job.job_id, job.attempt, job.nodes),))
 
@@ -175,6 +219,10 @@ def _update(job: Job, event: JobUpdated, now: float) -> Transition:
 
 
 def _node_failed(job: Job, event: NodeFailed, now: float) -> Transition:
+    if job.end_state is not None:
+        # The run had ended: a node that is down or lost the job has nothing of it left to
+        # stop, and counts as confirmed, so the job does not stay COMPLETING for ever.
+        return _node_released(job, NodeReleased(event.node), now)
     # The node may still run the job (an operator set a live node DOWN, or the agent comes
     # back): it is told to stop this attempt, so nothing of it runs beside a requeued one.
     effects = (SignalJob(job.job_id, job.attempt, job.nodes), ReleaseResources(job.job_id, job.nodes))
@@ -194,6 +242,7 @@ TRANSITIONS: Mapping[tuple[JobState, type], Handler] = {
     (S.PENDING, JobHeld): _hold,
     (S.PENDING, JobReleased): _release,
     (S.PENDING, JobUpdated): _update,
+    (S.PENDING, DeadlinePassed): _deadline_passed,
     (S.RUNNING, JobStarted): _started,
     (S.RUNNING, JobFinished): _finished,
     (S.RUNNING, JobCancelled): _cancel_running,
@@ -208,6 +257,7 @@ TRANSITIONS: Mapping[tuple[JobState, type], Handler] = {
     (S.COMPLETING, JobFinished): _finished,
     (S.COMPLETING, JobCancelled): _cancel_again,
     (S.COMPLETING, NodeFailed): _node_failed,
+    (S.COMPLETING, NodeReleased): _node_released,
     **{(state, JobRequeued): _requeue_ended for state in _REQUEUEABLE_ENDS},
 }
 

@@ -23,9 +23,19 @@ class SignalJob:
 
 
 @dataclass(frozen=True, slots=True)
+class CleanupJob:
+    """Ask nodes of a job whose run has ended to end what is left of it there and confirm
+    (NodeReleased) once its processes are gone."""
+
+    job_id: int
+    attempt: int
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseResources:
     job_id: int
     nodes: tuple[str, ...]
 
 
-Effect = LaunchJob | SignalJob | ReleaseResources
+Effect = LaunchJob | SignalJob | CleanupJob | ReleaseResources

@@ -20,7 +20,11 @@ class JobStarted:
 
 @dataclass(frozen=True, slots=True)
 class JobFinished:
-    """The batch step ended and the node cleaned up; the outcome as the supervisor saw it."""
+    """The batch step ended and the node cleaned up; the outcome as the supervisor saw it.
+
+    `node` is the batch node that reported it: its report is its own cleanup confirmation,
+    and the job's other nodes must each confirm theirs (NodeReleased) before the job ends.
+    None: the driver vouches for every node at once (the simulator has no processes)."""
 
     exit_code: int = 0
     exit_signal: int = 0
@@ -35,6 +39,20 @@ class JobFinished:
     gpu_util: float | None = None
     gpu_mem_kb: int | None = None
     gpu_idle: bool | None = None
+    node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeReleased:
+    """A node of the job confirmed that its processes of the job are gone and its resources
+    free (Slurm's epilog complete); a node that went DOWN or lost the job counts as one."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlinePassed:
+    """The pending job can no longer finish by its --deadline (core.deadline decided it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +112,5 @@ class NodeFailed:
 
 
 Event = (JobAllocated | JobStarted | JobFinished | JobCancelled | JobHeld | JobReleased
-         | JobRequeued | JobPreempted | JobUpdated | NodeFailed | AllocationEnded)
+         | JobRequeued | JobPreempted | JobUpdated | NodeFailed | AllocationEnded
+         | NodeReleased | DeadlinePassed)

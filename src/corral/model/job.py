@@ -154,6 +154,11 @@ class Job:
     # What squeue's %E shows: the terms still unsatisfied, with (unfulfilled)/(failed).
     dependency_shown: str | None = None
     steps: tuple[StepRecord, ...] = ()
+    # Once the batch step has ended on a multi-node job: the state it ends in (PENDING for a
+    # requeue) and the nodes that have not yet confirmed their processes of it are gone. It
+    # stays COMPLETING, holding its resources, until the last one confirms (NodeReleased).
+    end_state: JobState | None = None
+    cleanup_nodes: tuple[str, ...] = ()
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -214,6 +219,8 @@ def job_from_dict(data: Mapping[str, Any]) -> Job:
         values["batch_step"] = _step_from_dict(step)
     values["steps"] = tuple(_step_from_dict(s) for s in data.get("steps") or ())
     values["sched_nodes"] = tuple(data.get("sched_nodes") or ())
+    values["cleanup_nodes"] = tuple(data.get("cleanup_nodes") or ())
+    values["end_state"] = JobState(data["end_state"]) if data.get("end_state") else None
     return Job(**values)
 
 

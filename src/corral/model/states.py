@@ -59,6 +59,7 @@ class Reason(StrEnum):
     TIME_LIMIT = "TimeLimit"
     JOB_LAUNCH_FAILURE = "JobLaunchFailure"
     OUT_OF_MEMORY = "OutOfMemory"
+    DEADLINE = "DeadLine"
     # Partition and request problems found by the scheduling pass.
     PARTITION_DOWN = "PartitionDown"
     PARTITION_INACTIVE = "PartitionInactive"

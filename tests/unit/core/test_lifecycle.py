@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 
 from corral.core.lifecycle import TRANSITIONS, apply
-from corral.model.effects import LaunchJob, ReleaseResources, SignalJob
+from corral.model.effects import CleanupJob, LaunchJob, ReleaseResources, SignalJob
 from corral.model.errors import InvalidTransition
 from corral.model.events import (
     AllocationEnded,
+    DeadlinePassed,
     JobAllocated,
     JobCancelled,
     JobFinished,
@@ -21,6 +22,7 @@ from corral.model.events import (
     JobStarted,
     JobUpdated,
     NodeFailed,
+    NodeReleased,
 )
 from corral.model.job import Job, JobSpec, NodeAllocation
 from corral.model.states import JobState, Reason
@@ -29,7 +31,7 @@ S = JobState
 ALLOC = {"n1": NodeAllocation(1, 100)}
 EVENTS = [JobAllocated(ALLOC), JobStarted(), JobFinished(), JobCancelled(0), JobHeld(0),
           JobReleased(0), JobRequeued(0), JobUpdated({"time_limit": 5}), NodeFailed("n1"),
-          JobPreempted(9, grace_time=5), AllocationEnded(3)]
+          JobPreempted(9, grace_time=5), AllocationEnded(3), NodeReleased("n1"), DeadlinePassed()]
 
 
 def job_in(state: JobState) -> Job:
@@ -53,6 +55,7 @@ EXPECTED = {
     (S.COMPLETING, JobCancelled): S.COMPLETING, (S.COMPLETING, NodeFailed): S.NODE_FAIL,
     (S.RUNNING, JobPreempted): S.COMPLETING, (S.COMPLETING, JobPreempted): S.COMPLETING,
     (S.RUNNING, AllocationEnded): S.COMPLETING, (S.COMPLETING, AllocationEnded): S.COMPLETING,
+    (S.COMPLETING, NodeReleased): S.COMPLETING, (S.PENDING, DeadlinePassed): S.DEADLINE,
     **{(s, JobRequeued): S.PENDING for s in JobState if s.is_terminal},
 }
 
@@ -171,3 +174,54 @@ def test_node_failure_stops_the_attempt_then_ends_node_fail_or_requeues(state: J
         assert (failed.job.state, failed.job.reason, failed.job.end_time) == \
             (S.NODE_FAIL, Reason.NODE_DOWN, 8.0)
         assert (failed.job.exit_code, failed.job.exit_signal) == (0, 0)
+
+
+TWO = {"n1": NodeAllocation(1, 100), "n2": NodeAllocation(1, 100)}
+
+
+def two_node_job() -> Job:
+    return replace(job_in(S.RUNNING), allocation=TWO, launched=True)
+
+
+def test_a_multi_node_job_completes_only_once_every_node_confirmed() -> None:
+    ran = apply(two_node_job(), JobFinished(exit_code=3, node="n1", end_time=9.0), 9.5)
+    # The run is over, its outcome kept; the other node is told to clean up.
+    assert ran.effects == (CleanupJob(7, 0, ("n2",)),)
+    job = ran.job
+    assert (job.state, job.end_state, job.cleanup_nodes) == (S.COMPLETING, S.FAILED, ("n2",))
+    assert (job.exit_code, job.end_time, job.allocation) == (3, 9.0, TWO)
+    assert job.batch_step is not None and job.batch_step.state is S.FAILED
+    # A repeated report, a stale confirmation or a cancel change nothing but ask again.
+    assert apply(job, JobFinished(node="n1"), 10.0).job == job
+    assert apply(job, NodeReleased("n1"), 10.0).job == job
+    assert apply(job, JobCancelled(0), 10.0).effects == (CleanupJob(7, 0, ("n2",)),)
+    done = apply(job, NodeReleased("n2"), 12.0)
+    assert done.effects == (ReleaseResources(7, ("n1", "n2")),)
+    assert (done.job.state, done.job.exit_code, done.job.end_time) == (S.FAILED, 3, 9.0)
+    assert (done.job.end_state, done.job.cleanup_nodes) == (None, ())
+
+
+def test_a_finish_without_a_node_confirms_every_node() -> None:
+    # The simulator's driver has no processes to wait for.
+    ended = apply(two_node_job(), JobFinished(), 9.0)
+    assert ended.job.state is S.COMPLETED and ended.effects == (ReleaseResources(7, ("n1", "n2")),)
+
+
+def test_a_requeued_multi_node_job_returns_to_the_queue_once_clean() -> None:
+    stopping = apply(two_node_job(), JobRequeued(0), 5.0).job
+    ran = apply(stopping, JobFinished(exit_signal=15, node="n1"), 6.0)
+    assert ran.job.state is S.COMPLETING and ran.job.end_state is S.PENDING
+    back = apply(ran.job, NodeReleased("n2"), 7.0).job
+    assert (back.state, back.attempt, back.allocation, back.cleanup_nodes) == (S.PENDING, 1, {}, ())
+
+
+@pytest.mark.parametrize("requeue", [False, True])
+def test_a_node_lost_during_cleanup_counts_as_confirmed(requeue: bool) -> None:
+    ran = apply(two_node_job(), JobFinished(node="n1"), 6.0).job
+    done = apply(ran, NodeFailed("n2", requeue=requeue), 7.0)
+    assert done.job.state is S.COMPLETED and done.effects == (ReleaseResources(7, ("n1", "n2")),)
+
+
+def test_a_pending_job_past_its_deadline_ends_deadline() -> None:
+    job = apply(job_in(S.PENDING), DeadlinePassed(), 30.0).job
+    assert (job.state, job.reason, job.end_time) == (S.DEADLINE, Reason.DEADLINE, 30.0)
