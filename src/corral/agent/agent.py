@@ -33,7 +33,7 @@ from corral.agent.jobdir import (
     write_json_atomic,
 )
 from corral.agent.resources import NodeFacts, load
-from corral.agent.steps import StepRunner
+from corral.agent.steps import StepRunner, parse_step_dir_name
 from corral.api.agent_protocol import (
     PROTOCOL_VERSION,
     CancelCommand,
@@ -159,7 +159,9 @@ class Agent:
             self.steps.stop_job(*key)
             request = {"cancel": True, **{k: getattr(command, k) for k in ("kill_wait", "why")
                                           if k in command.model_fields_set}}
-            if not self.control(key, request):
+            if (self._dir(key) / "cleanup").exists():
+                self.wake_reports.set()  # already cleaning up; confirmed once steps are gone
+            elif not self.control(key, request):
                 self._record_unknown(key)
         elif isinstance(command, SignalCommand):
             self.control(key, {"signal": command.signal, "batch_only": command.batch_only})
@@ -180,12 +182,38 @@ class Agent:
                     "end_time": time.time()})
 
     def _record_unknown(self, key: Key) -> None:
-        """Asked to stop a job this node never ran: say it has ended, so it is not stuck."""
+        """Asked to stop a job this node never ran (as its batch host): say it has ended once
+        no step of it is left here, so it is not stuck and the node's cleanup is confirmed."""
         path = self._dir(key)
         make_dir(path, 0o700, exist_ok=True)
-        write_json_atomic(path / "status.json", {"exit_code": 0, "exit_signal": 0,
-                                                 "never_ran": True, "end_time": time.time()})
+        mark(path / "cleanup")
         self.wake_reports.set()
+
+    def _steps_left(self, key: Key) -> bool:
+        """Whether a step of the job still has a live supervisor on this node."""
+        for entry in self.jobs_dir.iterdir():
+            step = parse_step_dir_name(entry.name)
+            if step is None or step[:2] != key or (entry / "status.json").exists():
+                continue
+            pid = (entry / "supervisor.pid").read_text() if (entry / "supervisor.pid").exists() else ""
+            if not pid:
+                return True  # still starting
+            try:
+                os.kill(int(pid), 0)
+                return True
+            except ProcessLookupError:
+                continue  # died without a word: nothing of it is left to wait for
+            except PermissionError:
+                return True
+        return False
+
+    def _cleaned_up(self, key: Key, path: Path) -> dict[str, Any] | None:
+        """The status of a job being cleaned up here, once its processes are gone; else None."""
+        if not (path / "cleanup").exists() or self._steps_left(key):
+            return None
+        status = {"exit_code": 0, "exit_signal": 0, "never_ran": True, "end_time": time.time()}
+        write_json_atomic(path / "status.json", status)
+        return status
 
     # -- loops -----------------------------------------------------------------------------------
 
@@ -237,7 +265,7 @@ class Agent:
         for key, path in self._local_jobs().items():
             if (path / "reported").exists():
                 continue
-            status = read_json(path / "status.json")
+            status = read_json(path / "status.json") or self._cleaned_up(key, path)
             if status is not None:
                 reports.append({"job_id": key[0], "attempt": key[1], "event": "finished", **status})
             elif (path / "started").exists() and key not in self.reported_started:

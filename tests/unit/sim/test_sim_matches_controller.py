@@ -68,6 +68,9 @@ def _controller_starts(tmp_path: Path, jobs: list[tuple[int, int, int, int]]
                 manager.agent_reports(job.nodes[0], [{
                     "job_id": job_id, "attempt": job.attempt, "event": "finished",
                     "exit_code": 0, "timed_out": run > limit, "end_time": float(now)}])
+                for node in job.nodes[1:]:  # the other nodes confirm their cleanup at once
+                    manager.agent_reports(node, [{"job_id": job_id, "attempt": job.attempt,
+                                                  "event": "finished", "never_ran": True}])
             while arrivals and arrivals[0][1][0] == now:
                 number, (_, procs, run, req) = arrivals.pop(0)
                 nodes = math.ceil(procs / CORES)
