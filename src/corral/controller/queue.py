@@ -19,6 +19,7 @@ from corral.controller.dependencies import (
 )
 from corral.controller.ledger import JobBook
 from corral.core.cycle import CycleResult, Start
+from corral.core.deadline import expired
 from corral.core.decisions import SchedulingContext
 from corral.core.dependencies import Status
 from corral.core.explain import explain
@@ -26,6 +27,7 @@ from corral.core.scheduler import Scheduler
 from corral.model.accounts import PreemptMode
 from corral.model.cluster import NodeResources
 from corral.model.events import (
+    DeadlinePassed,
     Event,
     JobAllocated,
     JobCancelled,
@@ -92,6 +94,10 @@ class QueuePasses(JobBook):
         now = self.clock()
         self._return_stranded_launches(now)
         pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
+        past = expired(pending, now)  # --deadline: PENDING -> DEADLINE before the pass
+        if past:
+            self.transition([(job_id, DeadlinePassed()) for job_id in past], cause="deadline")
+            pending = [j for j in pending if j.job_id not in past]
         # The index walks the whole queue: build it only in passes that have dependencies.
         index = DependencyIndex(self.jobs.values(), self.ended) \
             if any(j.dependency for j in pending) else None
