@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 # The agents' bodies live with the rest of the agent protocol; importable from here as before.
 from corral.api.agent_protocol import AgentLoad, AgentRegistration, AgentReports
+from corral.model.job import JobSpec
 
 __all__ = ["AccountAdmin", "AgentLoad", "AgentRegistration", "AgentReports", "AllocationEnd",
            "CancelRequest", "JobUpdate", "NodeUpdate", "Strict", "SubmitRequest"]
@@ -15,59 +20,62 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SubmitRequest(Strict):
-    """A batch job as sbatch sends it; sizes in MiB, time limit in minutes (null = unlimited)."""
+# The job request is declared once, as model.job.JobSpec: each field's type, default and bounds
+# (its metadata). The API's body is generated from it. What differs on the wire: sequences are
+# JSON lists, the identity is optional (the caller's by default), and the user's and group's
+# names are the controller's to find, never sent.
+_SERVER_FILLED = frozenset({"user", "group"})
+_OPTIONAL_IDENTITY = frozenset({"uid", "gid"})
 
-    name: str = Field("sbatch", max_length=1024)
-    script: str = Field("", max_length=4 * 1024 * 1024)
-    argv: list[str] = []
-    work_dir: str
-    environment: dict[str, str] = {}
-    stdout: str | None = None
-    stderr: str | None = None
-    stdin: str | None = None
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    num_nodes: int = Field(1, ge=1, le=100000)
-    max_nodes: int | None = Field(None, ge=1, le=100000)
-    num_tasks: int = Field(1, ge=1, le=10_000_000)
-    cpus_per_task: int = Field(1, ge=1, le=100000)
-    ntasks_per_node: int | None = Field(None, ge=1)
-    mem_per_node: int | None = Field(None, ge=0)
-    mem_per_cpu: int | None = Field(None, ge=0)
-    gpus_per_node: int = Field(0, ge=0, le=1024)
-    gpu_type: str | None = None
-    time_limit: int | None = Field(None, ge=0)
-    req_nodes: list[str] = []
-    exc_nodes: list[str] = []
-    exclusive: bool = False
-    hold: bool = False
-    requeue: bool = True
-    nice: int = Field(0, ge=-2147483645, le=2147483645)
-    submit_host: str = ""
-    command: str = ""
-    uid: int | None = None
-    gid: int | None = None
-    array: str | None = Field(None, max_length=100_000)
-    dependency: str | None = Field(None, max_length=100_000)
-    kill_on_invalid_dep: bool = False
-    begin_time: float | None = None
-    interactive: bool = False
-    frontend: str | None = Field(None, pattern="^(pbs|lsf)$")
-    comment: str | None = None
-    mail_type: str | None = None
-    mail_user: str | None = None
-    constraint: str | None = None
-    signal: str | None = None
-    open_mode: str | None = Field(None, pattern="^(append|truncate)$")
-    time_min: int | None = Field(None, ge=0)
-    deadline: float | None = None
-    gpus_per_task: int | None = Field(None, ge=0)
-    cpus_per_gpu: int | None = Field(None, ge=1)
-    mem_per_gpu: int | None = Field(None, ge=0)
-    wckey: str | None = None
-    gpus: int = Field(0, ge=0, le=1_000_000)  # --gpus/-G: over the whole job
+
+def _wire_type(hint: Any) -> Any:
+    """tuple[str, ...] → list[str] and Mapping[K, V] → dict[K, V]; others as declared."""
+    origin = get_origin(hint)
+    if origin is tuple:
+        return list[get_args(hint)[0]]  # type: ignore[misc]
+    if origin is Mapping:
+        key, value = get_args(hint)
+        return dict[key, value]  # type: ignore[valid-type]
+    return hint
+
+
+def _request_fields() -> dict[str, Any]:
+    hints = get_type_hints(JobSpec)
+    out: dict[str, Any] = {}
+    for spec_field in dataclasses.fields(JobSpec):
+        name = spec_field.name
+        if name in _SERVER_FILLED:
+            continue
+        if name in _OPTIONAL_IDENTITY:
+            out[name] = (int | None, None)
+            continue
+        bounds = {k: v for k, v in spec_field.metadata.items() if k != "api_default"}
+        if "api_default" in spec_field.metadata:
+            default: Any = spec_field.metadata["api_default"]
+        elif spec_field.default is not dataclasses.MISSING:
+            default = spec_field.default
+        elif spec_field.default_factory is not dataclasses.MISSING:
+            default = spec_field.default_factory()
+        else:
+            default = ...
+        if isinstance(default, tuple):
+            default = list(default)
+        wire = _wire_type(hints[name])
+        out[name] = (wire, Field(default, **bounds) if bounds else default)
+    return out
+
+
+if TYPE_CHECKING:
+    class SubmitRequest(Strict):
+        """For the type checker: the fields of JobSpec, less user and group."""
+
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    SubmitRequest = create_model(
+        "SubmitRequest", __base__=Strict, __module__=__name__,
+        __doc__="A batch job as sbatch sends it; sizes in MiB, time limit in minutes "
+                "(null = unlimited).",
+        **_request_fields())
 
 
 class CancelRequest(Strict):

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from corral.controller.auth import Caller
 from corral.controller.dependencies import validate_dependency
+from corral.controller.ingest import default_memory, default_time_limit
 from corral.controller.ledger import JobBook
 from corral.core.cycle import CycleResult, priority_of
 from corral.core.scheduler import Scheduler
@@ -27,7 +28,8 @@ while :; do sleep 3600 & wait $!; done
 
 
 class Admission(JobBook):
-    """A request becomes a pending job: defaults, partition, derived values, checks."""
+    """A request (as ingest.ingest made it) becomes a pending job: partition, spread, the
+    defaults that depend on them, arrays, dependencies, and whether it can ever run."""
 
     def default_partition(self) -> Partition:
         for partition in self.partitions.values():
@@ -47,13 +49,8 @@ class Admission(JobBook):
             partition = self.default_partition()
         nodes = self.nodes_view([], now)
         spec = spread(spec, [n for n in nodes.values() if partition.contains(n.name)])
-        time_limit = spec.time_limit
-        if time_limit is None:
-            time_limit = partition.default_time if partition.default_time is not None else partition.max_time
-        mem = spec.mem_per_node
-        if mem is None:
-            per_cpu = spec.mem_per_cpu or self.settings.def_mem_per_cpu
-            mem = per_cpu * spec.cpus_per_node()
+        time_limit = default_time_limit(spec, partition)
+        mem = default_memory(spec, self.settings.def_mem_per_cpu)
         if spec.interactive:
             spec = replace(spec, script=HOLDER_SCRIPT)
         elif not spec.script.strip():

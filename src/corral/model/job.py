@@ -12,15 +12,20 @@ from corral.model.states import JobState, Reason
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """What the submitter asked for; never changes after submit (updates go to Job fields)."""
+    """What the submitter asked for; never changes after submit (updates go to Job fields).
 
-    name: str
+    A field's metadata holds its bounds as the API checks them (pydantic's Field arguments:
+    ge, le, max_length, pattern; api_default where the request's default differs):
+    api.schemas.SubmitRequest is generated from these fields, so a field is declared once.
+    """
+
+    name: str = field(metadata={"max_length": 1024, "api_default": "sbatch"})
     uid: int
     gid: int
     user: str
     group: str
     work_dir: str
-    script: str = ""
+    script: str = field(default="", metadata={"max_length": 4 * 1024 * 1024})
     argv: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
     stdout: str | None = None
@@ -29,50 +34,50 @@ class JobSpec:
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
-    num_nodes: int = 1
+    num_nodes: int = field(default=1, metadata={"ge": 1, "le": 100000})
     # -N's maximum (-N 2-4 → 4; -N 2 → 2); None when -N was not given: the node count is
     # then as many as the tasks need (Slurm spreads `-n 64` over 32-CPU nodes).
-    max_nodes: int | None = None
-    num_tasks: int = 1
-    cpus_per_task: int = 1
-    ntasks_per_node: int | None = None
-    mem_per_node: int | None = None
-    mem_per_cpu: int | None = None
-    gpus_per_node: int = 0
+    max_nodes: int | None = field(default=None, metadata={"ge": 1, "le": 100000})
+    num_tasks: int = field(default=1, metadata={"ge": 1, "le": 10_000_000})
+    cpus_per_task: int = field(default=1, metadata={"ge": 1, "le": 100000})
+    ntasks_per_node: int | None = field(default=None, metadata={"ge": 1})
+    mem_per_node: int | None = field(default=None, metadata={"ge": 0})
+    mem_per_cpu: int | None = field(default=None, metadata={"ge": 0})
+    gpus_per_node: int = field(default=0, metadata={"ge": 0, "le": 1024})
     gpu_type: str | None = None
-    time_limit: int | None = None
+    time_limit: int | None = field(default=None, metadata={"ge": 0})
     req_nodes: tuple[str, ...] = ()
     exc_nodes: tuple[str, ...] = ()
     exclusive: bool = False
     hold: bool = False
     requeue: bool = True
-    nice: int = 0
+    nice: int = field(default=0, metadata={"ge": -2147483645, "le": 2147483645})
     submit_host: str = ""
     command: str = ""
     # Arrays and dependencies, in Slurm's syntax ("1-31:2%4", "afterok:12:13?singleton").
-    array: str | None = None
-    dependency: str | None = None
+    array: str | None = field(default=None, metadata={"max_length": 100_000})
+    dependency: str | None = field(default=None, metadata={"max_length": 100_000})
     kill_on_invalid_dep: bool = False
     begin_time: float | None = None
     # An allocation with no batch script (salloc, srun outside a job): a holder keeps it.
     interactive: bool = False
     # Which front-end submitted it ("pbs", "lsf"): their environment variables are added.
-    frontend: str | None = None
+    frontend: str | None = field(default=None, metadata={"pattern": "^(pbs|lsf)$"})
     comment: str | None = None
     mail_type: str | None = None
     mail_user: str | None = None
     constraint: str | None = None
     signal: str | None = None
-    open_mode: str | None = None
-    time_min: int | None = None
+    open_mode: str | None = field(default=None, metadata={"pattern": "^(append|truncate)$"})
+    time_min: int | None = field(default=None, metadata={"ge": 0})
     deadline: float | None = None
-    gpus_per_task: int | None = None
-    cpus_per_gpu: int | None = None
-    mem_per_gpu: int | None = None
+    gpus_per_task: int | None = field(default=None, metadata={"ge": 0})
+    cpus_per_gpu: int | None = field(default=None, metadata={"ge": 1})
+    mem_per_gpu: int | None = field(default=None, metadata={"ge": 0})
     wckey: str | None = None
     # --gpus/-G: GPUs over the whole job, spread over its nodes in blocks (0: none asked so;
     # --gpus-per-node is gpus_per_node).
-    gpus: int = 0
+    gpus: int = field(default=0, metadata={"ge": 0, "le": 1_000_000})
 
     def cpus_per_node(self) -> int:
         tasks = self.ntasks_per_node or math.ceil(self.num_tasks / max(1, self.num_nodes))

@@ -10,6 +10,7 @@ from typing import Any
 
 from corral.cli.common.getopt import Option, OptionError, parse
 from corral.cli.common.unsupported import first_refused
+from corral.model.gpu_request import gpu_derived
 from corral.model.hostlist import expand
 from corral.model.signals import parse_warning_signal
 from corral.model.timefmt import parse_memory_mb, parse_time_limit, parse_timestamp
@@ -343,33 +344,10 @@ def _extras(values: Mapping[str, str | None], request: dict[str, Any], now: floa
 
 
 def _gpu_derived(request: dict[str, Any]) -> None:
-    """--gpus-per-task, --cpus-per-gpu and --mem-per-gpu fix what a node must hold."""
-    tasks = request.get("num_tasks", 1)
-    nodes = request.get("num_nodes", 1)
-    # No node count yet (no -N, --ntasks-per-node or -w): the controller spreads the tasks
-    # over as many nodes as they need, so their GPUs are a total it spreads with them, as a
-    # --gpus total is (-n 4 --gpus-per-task=1 is 4 GPUs in all, not 4 on every node).
-    spread = bool(request.get("gpus_per_task")) and "num_nodes" not in request \
-        and not request.get("ntasks_per_node")
-    if spread:
-        request["gpus"] = max(request.get("gpus", 0), request["gpus_per_task"] * tasks)
-    elif request.get("gpus_per_task"):
-        per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
-        request["gpus_per_node"] = max(request.get("gpus_per_node", 0),
-                                       request["gpus_per_task"] * per_node_tasks)
-    gpus = request.get("gpus_per_node", 0) or -(-request.get("gpus", 0) // nodes)
-    if gpus and request.get("cpus_per_gpu"):
-        per_node_tasks = request.get("ntasks_per_node") or -(-tasks // nodes)
-        request["cpus_per_task"] = max(request.get("cpus_per_task", 1),
-                                       -(-request["cpus_per_gpu"] * gpus // per_node_tasks))
-    if not gpus or not request.get("mem_per_gpu") or "mem_per_node" in request:
-        return
-    if spread and "mem_per_cpu" not in request:
-        # a task's GPUs' memory, on its CPUs: it follows the tasks wherever they land
-        per_task = request["mem_per_gpu"] * request["gpus_per_task"]
-        request["mem_per_cpu"] = -(-per_task // request.get("cpus_per_task", 1))
-    elif not spread:
-        request["mem_per_node"] = request["mem_per_gpu"] * gpus
+    """--gpus-per-task, --cpus-per-gpu and --mem-per-gpu fix what a node must hold: the rule is
+    model.gpu_request's, which the controller applies to every request too (so a body sent by
+    hand is sized as this one); applied here as well for the job's echoed SLURM_* variables."""
+    request.update(gpu_derived(request))
 
 
 def build_request(values: Mapping[str, str | None], *, script: str, script_args: Sequence[str],

@@ -3,7 +3,6 @@ and why a job waits."""
 
 from __future__ import annotations
 
-import grp
 import math
 from dataclasses import asdict
 from typing import Any
@@ -12,21 +11,12 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from corral.api.schemas import AllocationEnd, CancelRequest, JobUpdate, SubmitRequest
-from corral.controller.auth import job_identity, user_name
+from corral.controller.ingest import ingest
 from corral.controller.records import job_record
 from corral.controller.routes.deps import Ctl, Named, job_ids
-from corral.controller.validation import check_submission
 from corral.model.errors import InvalidRequest, NotFound
-from corral.model.job import JobSpec
 
 router = APIRouter(prefix="/api/v1")
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def more_ids(pending_tasks: dict[int, set[int]]) -> list[str]:
@@ -36,13 +26,7 @@ def more_ids(pending_tasks: dict[int, set[int]]) -> list[str]:
 
 @router.post("/jobs")
 async def submit(body: SubmitRequest, c: Ctl, caller: Named, test_only: int = 0) -> dict[str, Any]:
-    check_submission(body, caller)
-    uid, gid = job_identity(caller, body.uid, body.gid)
-    fields = body.model_dump(exclude={"uid", "gid"})
-    spec = JobSpec(**{**fields, "argv": tuple(body.argv), "req_nodes": tuple(body.req_nodes),
-                      "exc_nodes": tuple(body.exc_nodes)},
-                   uid=uid, gid=gid, user=user_name(uid), group=_group_name(gid))
-    job = c.jobs.submit(spec, caller, test_only=bool(test_only))
+    job = c.jobs.submit(ingest(body, caller), caller, test_only=bool(test_only))
     if not test_only:
         return {"job_id": job.job_id}
     result = c.jobs.test_only(job)
