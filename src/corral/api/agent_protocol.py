@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
+# The versions the controller speaks: a registration of another one is refused (409).
+PROTOCOLS = frozenset({PROTOCOL_VERSION})
 
 
 class Message(BaseModel):
@@ -169,6 +171,15 @@ Command = Annotated[LaunchCommand | StepCommand | CancelCommand | SignalCommand 
                     Field(discriminator="kind")]
 
 
+def command_body(command: CommandBase) -> dict[str, Any]:
+    """A command as the controller sends it: the fields it was built with and its `kind`,
+    never the defaults of the others (a launch.json with `acct_freq: null` would stop the
+    supervisor, which reads a present key as set)."""
+    body = command.model_dump(mode="json", exclude_unset=True)
+    kind = body.pop("kind", None) or type(command).model_fields["kind"].default
+    return {"kind": kind, **body}
+
+
 class CommandBatch(Message):
     """The reply to a poll: the commands not yet acknowledged, in `seq` order."""
 
@@ -316,8 +327,8 @@ class AgentLoad(Load):
     model_config = ConfigDict(extra="ignore")
 
 
-__all__ = ["PROTOCOL_VERSION", "Ack", "AgentLoad", "AgentRegistration", "AgentReports",
-           "CancelCommand", "Command", "CommandBatch", "FinishedReport", "GpuDevice",
+__all__ = ["PROTOCOLS", "PROTOCOL_VERSION", "Ack", "AgentLoad", "AgentRegistration", "AgentReports",
+           "CancelCommand", "Command", "CommandBatch", "command_body", "FinishedReport", "GpuDevice",
            "InventoryEntry", "LaunchCommand", "LaunchSpec", "Load", "Registration", "Report",
            "ReportBatch", "SignalCommand", "StartedReport", "StepCommand", "StepFinishedReport",
            "StepSpec", "StepTask", "TimeLimitCommand", "Usage", "unknown_fields"]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from corral.api.agent_protocol import SignalCommand, TimeLimitCommand
 from corral.controller import arrays
 from corral.controller.auth import Caller
 from corral.controller.dependencies import validate_dependency
@@ -52,9 +53,9 @@ class UserActions(JobBook):
                 continue
             if signal is not None and signal != 9:
                 if job.state is JobState.RUNNING and job.nodes:
-                    self.registry.send(job.nodes[0], {"kind": "signal", "job_id": job.job_id,
-                                                      "attempt": job.attempt, "signal": signal,
-                                                      "batch_only": batch_only})
+                    self.registry.send(job.nodes[0], SignalCommand(
+                        kind="signal", job_id=job.job_id, attempt=job.attempt, signal=signal,
+                        batch_only=batch_only))
                     done.append(job.job_id)
                 continue
             events.append((job.job_id, JobCancelled(caller.uid)))
@@ -170,8 +171,8 @@ class UserActions(JobBook):
             updated = replace(updated, priority=priority_of(updated))
             self.jobs[job_id] = updated
         if "time_limit" in changes and updated.state is JobState.RUNNING and updated.nodes:
-            self.registry.send(updated.nodes[0], {"kind": "time_limit", "job_id": job_id,
-                                                  "attempt": updated.attempt,
-                                                  "time_limit": changes["time_limit"]})
+            self.registry.send(updated.nodes[0], TimeLimitCommand(
+                kind="time_limit", job_id=job_id, attempt=updated.attempt,
+                time_limit=changes["time_limit"]))
         return updated
 

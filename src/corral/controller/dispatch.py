@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from corral.api.agent_protocol import CancelCommand, InventoryEntry, LaunchCommand, LaunchSpec
 from corral.controller.launch import launch_payload
 from corral.controller.ledger import JobBook
 from corral.controller.steps import settle_report
@@ -35,13 +36,14 @@ class Dispatch(JobBook):
                                            controller_addr=self.controller_addr,
                                            token_key=self.settings.job_token_key,
                                            socket_path=str(self.settings.socket_path))
-            self.registry.send(host, {"kind": "launch", "job_id": job.job_id,
-                                      "attempt": job.attempt, "launch": payload})
+            self.registry.send(host, LaunchCommand(kind="launch", job_id=job.job_id,
+                                                   attempt=job.attempt,
+                                                   launch=LaunchSpec(**payload)))
         elif isinstance(effect, SignalJob) and effect.nodes:
-            command = {"kind": "cancel", "job_id": effect.job_id, "attempt": effect.attempt}
-            if effect.grace is not None:
-                command.update(kill_wait=effect.grace, why=effect.why)
-            self.registry.send(effect.nodes[0], command)
+            grace: dict[str, Any] = {} if effect.grace is None else {
+                "kill_wait": effect.grace, "why": effect.why}
+            self.registry.send(effect.nodes[0], CancelCommand(
+                kind="cancel", job_id=effect.job_id, attempt=effect.attempt, **grace))
         elif isinstance(effect, ReleaseResources):
             pass  # resources are derived from the active jobs; nothing to hand back
 
@@ -78,9 +80,9 @@ class Dispatch(JobBook):
                     end_time=report.get("end_time"))))
         self.transition(events, cause=f"agent:{node}")
 
-    def reconcile(self, node: str, inventory: Sequence[dict[str, Any]]) -> None:
+    def reconcile(self, node: str, inventory: Sequence[InventoryEntry]) -> None:
         """After an agent (re)registers: resend what it missed, fail what it lost, stop strays."""
-        known = {(int(i["job_id"]), int(i["attempt"])) for i in inventory}
+        known = {(entry.job_id, entry.attempt) for entry in inventory}
         events: list[tuple[int, Event]] = []
         for job in list(self.jobs.values()):
             if not job.state.is_active or not job.nodes or job.nodes[0] != node:
@@ -96,7 +98,8 @@ class Dispatch(JobBook):
         for job_id, attempt in known:
             job = self.jobs.get(job_id)
             if job is None or job.attempt != attempt or not job.state.is_active:
-                self.registry.send(node, {"kind": "cancel", "job_id": job_id, "attempt": attempt})
+                self.registry.send(node, CancelCommand(kind="cancel", job_id=job_id,
+                                                       attempt=attempt))
         self.transition(events, cause=f"register:{node}")
 
     def node_failed(self, node: str, cause: str) -> list[Job]:

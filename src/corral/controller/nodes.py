@@ -1,13 +1,30 @@
-"""The node registry: what each agent declared, its admin state, and its command queue."""
+"""The node registry: what each agent declared, its admin state, and its command queue.
+
+The registry is the one writer of a node's state: registrations, polls and heartbeats, a poll
+that hangs up, silence past SlurmdTimeout and an operator's DRAIN / DOWN / RESUME each go
+through node_states' tables (NodeRegistry.apply), and every committed change is published
+once, in commit order, through the observers (Observers.node_committed).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.controller.node_states import Admin, Link, admin_of, link_of
+from corral.api.agent_protocol import CommandBase, command_body
+from corral.controller.node_states import (
+    ADMIN_EVENTS,
+    Admin,
+    Link,
+    NodeEvent,
+    admin_of,
+    link_of,
+    next_admin,
+    next_link,
+)
+from corral.controller.observers import Observers
 from corral.model.cluster import NodeResources
 from corral.model.job import Job
 
@@ -111,30 +128,118 @@ class CommandQueue:
         self.ready.clear()
 
 
+def node_state(link: Link, admin: Admin) -> str:
+    """A node's state as published: its link and admin state, as `RESPONDING+UP`."""
+    return f"{link.value}+{admin.value}"
+
+
+Save = Callable[[str, dict[str, Any]], None]
+
+
 class NodeRegistry:
-    def __init__(self, nodes: Iterable[Node] = ()) -> None:
+    def __init__(self, nodes: Iterable[Node] = (), *, observers: Observers | None = None,
+                 save: Save | None = None, timeout: float = 60.0) -> None:
         self.nodes: dict[str, Node] = {n.name: n for n in nodes}
         self.queues: dict[str, CommandQueue] = {}
         self._seq = 0
+        self.observers = observers if observers is not None else Observers()
+        self.save = save  # commits a node's persistent record (Store.save_node)
+        self.timeout = timeout  # SlurmdTimeout
+        # Each node's link as last committed: silence is noticed against it (the record's
+        # link, Node.link, follows the clock by itself).
+        self._links: dict[str, Link] = {}
 
-    def send(self, node: str, command: dict[str, Any]) -> None:
+    def send(self, node: str, command: CommandBase) -> None:
+        """Queues a command (agent_protocol's models) for the node's agent, as it goes on
+        the wire: only the fields it was built with."""
         self._seq += 1
-        self.queues.setdefault(node, CommandQueue()).put(self._seq, command)
+        self.queues.setdefault(node, CommandQueue()).put(self._seq, command_body(command))
 
     def queue(self, node: str) -> CommandQueue:
         return self.queues.setdefault(node, CommandQueue())
 
-    def connection_lost(self, name: str, registered_at: float) -> None:
+    # -- the writer of node state ----------------------------------------------------------
+
+    def register(self, node: Node, now: float, cause: str) -> Node:
+        """The node's agent (re)registered: the node (new, or its record refreshed by the
+        caller) is RESPONDING, committed and published."""
+        first = node.name not in self.nodes
+        self.nodes[node.name] = node
+        return self.apply(node.name, NodeEvent.REGISTERED, now, cause=cause, first=first)
+
+    def apply(self, name: str, event: NodeEvent, now: float, *, cause: str,
+              reason: str | None = None, uid: int | None = None, first: bool = False) -> Node:
+        """Applies `event` to the node through node_states' tables, writes what it changes,
+        commits it (a registration or an admin change is saved) and publishes it when the
+        node's state changed or its record was saved. A pair the tables refuse raises
+        InvalidTransition and writes nothing."""
+        node = self.nodes[name]
+        link, admin = self._committed_link(node, now), node.admin
+        if event in ADMIN_EVENTS:
+            new_link, new_admin = link, next_admin(admin, event)
+        else:
+            new_link, new_admin = next_link(link, event), admin
+        if event is NodeEvent.REGISTERED:
+            node.connected, node.last_seen, node.registered_at = True, now, now
+        elif event is NodeEvent.HEARD:
+            node.last_seen = now
+        elif event is NodeEvent.HUNG_UP:
+            node.connected = False
+        elif event is NodeEvent.DRAINED:
+            node.drain = True  # kept under DOWN, as Slurm's DRAIN flag: RESUME clears both
+        elif event is NodeEvent.DOWNED:
+            node.down = True
+        elif event is NodeEvent.RESUMED:
+            node.drain = node.down = False
+        if event in ADMIN_EVENTS:
+            node.reason = reason if event is not NodeEvent.RESUMED else None
+            node.reason_time = now if node.reason else None
+            node.reason_uid = uid if node.reason else None
+        assert node.admin is new_admin, (node.admin, new_admin)
+        self._links[name] = new_link
+        saved = event is NodeEvent.REGISTERED or event in ADMIN_EVENTS
+        if saved and self.save is not None:
+            self.save(name, node.persistent())
+        if saved or (new_link, new_admin) != (link, admin):
+            self.observers.node_committed(now, name, None if first else node_state(link, admin),
+                                          node_state(new_link, new_admin), cause)
+        return node
+
+    def _committed_link(self, node: Node, now: float) -> Link:
+        """The node's link as committed, once silence past SlurmdTimeout is committed too."""
+        derived = node.link(now, self.timeout)
+        link = self._links.get(node.name, derived)
+        if link is Link.RESPONDING and derived is Link.NOT_RESPONDING:
+            silent = next_link(link, NodeEvent.SILENT)
+            self._links[node.name] = silent
+            self.observers.node_committed(now, node.name, node_state(link, node.admin),
+                                          node_state(silent, node.admin), "silent")
+            return silent
+        # A record changed outside the registry (a test's clock or hand): it is the truth.
+        self._links[node.name] = derived
+        return derived
+
+    def sweep(self, now: float) -> None:
+        """Commits the silence of every node not heard from within SlurmdTimeout."""
+        for node in self.nodes.values():
+            self._committed_link(node, now)
+
+    def connection_lost(self, name: str, registered_at: float, now: float | None = None) -> None:
         """The agent hung up in the middle of a long poll (it died, or was stopped): the
         node takes no new job until it registers again. A poll of an agent that has
-        registered since (`registered_at` differs) says nothing about the new one."""
+        registered since (`registered_at` differs) says nothing about the new one. `now`
+        defaults to when the node was last heard (the poll's start)."""
         node = self.nodes.get(name)
         if node is not None and node.registered_at == registered_at:
-            node.connected = False
+            self.apply(name, NodeEvent.HUNG_UP, node.last_seen if now is None else now,
+                       cause="hung_up")
 
     def stranded_launches(self, now: float, timeout: float) -> list[tuple[str, int, int]]:
         """(node, job id, attempt) of launches that a node not responding never received:
-        those jobs never ran, and may go back to the queue."""
+        those jobs never ran, and may go back to the queue. Asked every pass, which is
+        also when the silence of nodes past SlurmdTimeout is committed (sweep)."""
+        self.timeout = timeout
+        self.sweep(now)
         stranded = []
         for name, queue in self.queues.items():
             node = self.nodes.get(name)

@@ -41,10 +41,12 @@ class Controller:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.registry = NodeRegistry(Node.restore(r) for r in store.load_nodes().values())
-        self.wake = asyncio.Event()
         # Committed changes of jobs and nodes, for whatever watches them (controller/observers.py).
         self.observers = Observers()
+        self.registry = NodeRegistry((Node.restore(r) for r in store.load_nodes().values()),
+                                     observers=self.observers, save=store.save_node,
+                                     timeout=settings.node_timeout)
+        self.wake = asyncio.Event()
         self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set,
                                observers=self.observers)
         self.jobs.load()

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from corral.api.agent_protocol import StepCommand, StepSpec
 from corral.controller.launch import job_environment
 from corral.core.lifecycle import OOM_SIGNAL
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
@@ -212,8 +213,9 @@ def start_step(manager: JobManager, job_id: int, ask: StepAsk,
                              controller_addr=manager.controller_addr,
                              token_key=settings.job_token_key, kill_wait=settings.kill_wait)
     for node, step in commands.items():
-        manager.registry.send(node, {"kind": "step", "job_id": job.job_id,
-                                     "attempt": job.attempt, "step_id": step_id, "step": step})
+        manager.registry.send(node, StepCommand(kind="step", job_id=job.job_id,
+                                                attempt=job.attempt, step_id=step_id,
+                                                step=StepSpec(**step)))
     return {"job_id": job.job_id, "step_id": step_id, "nodes": list(placement.nodes),
             "tasks_per_node": list(placement.counts), "ntasks": placement.ntasks,
             "job_name": job.name, "user": job.spec.user,

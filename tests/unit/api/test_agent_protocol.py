@@ -24,6 +24,7 @@ from corral.api.agent_protocol import (
     Command,
     CommandBatch,
     FinishedReport,
+    InventoryEntry,
     LaunchCommand,
     LaunchSpec,
     Load,
@@ -133,7 +134,7 @@ def test_every_command_the_job_manager_queues_validates(manager: JobManager) -> 
     manager.cancel([manager.jobs[job.job_id]], root, signal=10, batch_only=True)
     start_step(manager, job.job_id, StepAsk(argv=("hostname",), work_dir="/", io_addr="h:1",
                                             io_key="k" * 32), root)
-    manager.reconcile("n2", [{"job_id": 99, "attempt": 0, "finished": False}])  # a stray
+    manager.reconcile("n2", [InventoryEntry(job_id=99, attempt=0, finished=False)])  # a stray
     manager.cancel([manager.jobs[job.job_id]], root)
     kinds = set()
     for node in ("n1", "n2"):

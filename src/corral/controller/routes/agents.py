@@ -9,9 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from corral.api.schemas import AgentLoad, AgentRegistration, AgentReports
+from corral.api.agent_protocol import PROTOCOLS, Load, Registration
+from corral.api.schemas import AgentReports
+from corral.controller.node_states import NodeEvent
 from corral.controller.nodes import Node
 from corral.controller.routes.deps import AgentKey, Ctl
+from corral.model.errors import InvalidTransition
 
 router = APIRouter(prefix="/api/v1/agents", dependencies=[AgentKey])
 
@@ -23,7 +26,13 @@ async def _disconnected(request: Request) -> None:
 
 
 @router.post("/register")
-async def register(body: AgentRegistration, request: Request, c: Ctl) -> dict[str, Any]:
+async def register(body: Registration, request: Request, c: Ctl) -> dict[str, Any]:
+    if body.protocol not in PROTOCOLS:
+        spoken = ", ".join(str(v) for v in sorted(PROTOCOLS))
+        return JSONResponse(  # type: ignore[return-value]
+            {"detail": f"agent protocol version {body.protocol} is not spoken by this "
+                       f"controller (it speaks {spoken}): upgrade the agent or the controller"},
+            status_code=409)
     now = c.clock()
     node = c.registry.nodes.get(body.name) or Node(body.name, body.cpus, body.memory)
     node.cpus, node.memory, node.gpus, node.gpu_type = body.cpus, body.memory, body.gpus, body.gpu_type
@@ -31,12 +40,11 @@ async def register(body: AgentRegistration, request: Request, c: Ctl) -> dict[st
                   "boot_time": body.boot_time, "version": body.version,
                   "addr": request.client.host if request.client else "",
                   "cgroup": body.cgroup, "enforced": body.enforced,
-                  "gpu_devices": body.gpu_devices}
-    node.connected, node.last_seen, node.registered_at = True, now, now
+                  "gpu_devices": [d.model_dump(mode="json", exclude_unset=True)
+                                  for d in body.gpu_devices]}
     node.load = {"cpu_load": body.cpu_load or 0.0, "free_memory": body.free_memory or 0}
-    c.registry.nodes[body.name] = node
     c.registry.queue(body.name).reset()
-    c.store.save_node(body.name, node.persistent())
+    c.registry.register(node, now, cause="register")  # committed (saved) and published
     c.jobs.reconcile(body.name, body.jobs)
     c.wake.set()
     return {"ok": True}
@@ -48,7 +56,7 @@ async def commands(name: str, request: Request, c: Ctl, ack: int = 0,
     node = c.registry.nodes.get(name)
     if node is None or not node.connected:
         return JSONResponse({"detail": "register first"}, status_code=409)  # type: ignore[return-value]
-    node.last_seen = c.clock()
+    c.registry.apply(name, NodeEvent.HEARD, c.clock(), cause="poll")
     registered_at = node.registered_at
     queue = c.registry.queue(name)
     queue.ack(ack)
@@ -65,7 +73,7 @@ async def commands(name: str, request: Request, c: Ctl, ack: int = 0,
             ready.cancel()
             gone.cancel()
         if gone.done() and not gone.cancelled():
-            c.registry.connection_lost(name, registered_at)
+            c.registry.connection_lost(name, registered_at, c.clock())
             return {"commands": []}
     return {"commands": queue.hand_out()}
 
@@ -77,9 +85,13 @@ async def reports(name: str, body: AgentReports, c: Ctl) -> dict[str, Any]:
 
 
 @router.post("/{name}/heartbeat")
-async def heartbeat(name: str, body: AgentLoad, c: Ctl) -> dict[str, Any]:
-    node = c.registry.nodes.get(name)
-    if node is not None:
-        node.last_seen = c.clock()
-        node.load = {k: v for k, v in body.model_dump().items() if v is not None}
+async def heartbeat(name: str, body: Load, c: Ctl) -> dict[str, Any]:
+    try:
+        if name not in c.registry.nodes:
+            raise InvalidTransition(f"node {name}: heard while UNKNOWN")
+        node = c.registry.apply(name, NodeEvent.HEARD, c.clock(), cause="heartbeat")
+    except InvalidTransition:  # not registered since the controller started
+        return JSONResponse({"detail": "register first"}, status_code=409)  # type: ignore[return-value]
+    load = {"cpu_load": body.cpu_load, "free_memory": body.free_memory}
+    node.load = {k: v for k, v in load.items() if v is not None}
     return {"ok": True}

@@ -7,10 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from corral.api.schemas import NodeUpdate
+from corral.controller.node_states import NodeEvent
 from corral.controller.routes.deps import Ctl, Named
-from corral.model.errors import InvalidRequest, NotFound
+from corral.model.errors import InvalidRequest, InvalidTransition, NotFound
 
 router = APIRouter(prefix="/api/v1")
+
+# scontrol update NodeName=… State=… → the node state machine's admin event.
+ADMIN_EVENT = {"DRAIN": NodeEvent.DRAINED, "DOWN": NodeEvent.DOWNED, "RESUME": NodeEvent.RESUMED,
+               "UNDRAIN": NodeEvent.RESUMED, "IDLE": NodeEvent.RESUMED}
 
 
 @router.get("/nodes")
@@ -36,18 +41,16 @@ async def update_node(name: str, body: NodeUpdate, c: Ctl, caller: Named) -> dic
     if state in ("DRAIN", "DOWN") and not body.reason:
         raise InvalidRequest("You must specify a reason when DOWNING or DRAINING a node. "
                              "Request denied")
-    if state == "DRAIN":
-        node.drain = True
-    elif state == "DOWN":
-        node.down = True
-    elif state in ("RESUME", "UNDRAIN", "IDLE"):
-        node.drain = node.down = False
-    else:
+    event = ADMIN_EVENT.get(state)
+    if event is None:
         raise InvalidRequest(f"Invalid node state specified: {body.state}")
-    node.reason = body.reason if state in ("DRAIN", "DOWN") else None
-    node.reason_time = c.clock() if node.reason else None
-    node.reason_uid = caller.uid if node.reason else None
-    c.store.save_node(name, node.persistent())
+    try:  # through the node state machine, which saves and publishes the change
+        c.registry.apply(name, event, c.clock(), cause=f"scontrol:{caller.uid}",
+                         reason=body.reason, uid=caller.uid)
+    except InvalidTransition:
+        # Slurm: "Invalid node state transition requested for node N from=S to=T", which
+        # scontrol reports as its error text.
+        raise InvalidRequest(f"Invalid node state specified: {body.state}") from None
     if state == "DOWN":
         c.jobs.node_failed(name, cause=f"down:{name}")  # Slurm kills a DOWN node's jobs
     c.wake.set()
