@@ -309,25 +309,15 @@ class Ack(Message):
     ok: bool = True
 
 
-# -- the route bodies the controller reads today ----------------------------------------------
-# Untyped where the controller still reads dicts (`report["job_id"]`); they go once the
-# controller's routes take Registration, ReportBatch and Load (docs/spec/02, "Adoption").
-
-class AgentRegistration(Registration):
-    model_config = ConfigDict(extra="ignore")
-    gpu_devices: list[dict[str, Any]] = []  # type: ignore[assignment]
-    jobs: list[dict[str, Any]] = []  # type: ignore[assignment]
-
+# -- the route body the controller still reads untyped ----------------------------------------
+# The reports route reads dicts (`report["job_id"]`) until it takes ReportBatch
+# (docs/spec/02, "Adoption by the controller").
 
 class AgentReports(BaseModel):
     reports: list[dict[str, Any]]
 
 
-class AgentLoad(Load):
-    model_config = ConfigDict(extra="ignore")
-
-
-__all__ = ["PROTOCOLS", "PROTOCOL_VERSION", "Ack", "AgentLoad", "AgentRegistration", "AgentReports",
+__all__ = ["PROTOCOLS", "PROTOCOL_VERSION", "Ack", "AgentReports",
            "CancelCommand", "Command", "CommandBatch", "command_body", "FinishedReport", "GpuDevice",
            "InventoryEntry", "LaunchCommand", "LaunchSpec", "Load", "Registration", "Report",
            "ReportBatch", "SignalCommand", "StartedReport", "StepCommand", "StepFinishedReport",

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 # The agents' bodies live with the rest of the agent protocol; importable from here as before.
-from corral.api.agent_protocol import AgentLoad, AgentRegistration, AgentReports
+from corral.api.agent_protocol import AgentReports
 from corral.model.job import JobSpec
 
-__all__ = ["AccountAdmin", "AgentLoad", "AgentRegistration", "AgentReports", "AllocationEnd",
+__all__ = ["AccountAdmin", "AgentReports", "AllocationEnd",
            "CancelRequest", "JobUpdate", "NodeUpdate", "Strict", "SubmitRequest"]
 
 

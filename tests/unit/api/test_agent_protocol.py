@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ from corral.agent.agent import Agent
 from corral.agent.jobdir import job_dir_name, make_dir, mark, write_json_atomic
 from corral.agent.resources import NodeFacts
 from corral.agent.steps import step_dir_name
-from corral.api import schemas
 from corral.api.agent_protocol import (
     PROTOCOL_VERSION,
     CancelCommand,
@@ -44,6 +44,7 @@ from corral.controller.auth import Caller
 from corral.controller.jobs import JobManager
 from corral.controller.launch import launch_payload
 from corral.controller.nodes import Node, NodeRegistry
+from corral.controller.routes import agents as agent_routes
 from corral.controller.steps import StepAsk, lay_out, node_commands, start_step
 from corral.model.job import Job, JobSpec, NodeAllocation
 from corral.model.states import JobState
@@ -215,9 +216,10 @@ def test_the_agents_registration_and_heartbeat_validate(agent: Agent) -> None:
     assert {(j.job_id, j.finished) for j in registration.jobs} == {(1, False), (2, True)}
     from corral.agent.resources import load
     exact(Load, load())
-    # The controller's route bodies still take them as they are today.
-    schemas.AgentRegistration.model_validate(body)
-    schemas.AgentLoad.model_validate(load())
+    # The controller's routes take these very models.
+    hints = typing.get_type_hints
+    assert hints(agent_routes.register)["body"] is Registration
+    assert hints(agent_routes.heartbeat)["body"] is Load
 
 
 def test_the_agent_hands_a_launch_on_as_sent(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
