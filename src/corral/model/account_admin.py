@@ -272,8 +272,9 @@ def _take_names(names: Iterable[str], where: dict[str, str], keys: Iterable[str]
 
 
 def _tree(tree: AccountTree, **changes: Any) -> AccountTree:
-    fields = {"accounts": tree.accounts, "associations": tree.associations, "users": tree.users,
-              "qos": tree.qos, "default_qos": tree.default_qos}
+    fields: dict[str, Any] = {"accounts": tree.accounts, "associations": tree.associations,
+                              "users": tree.users, "qos": tree.qos,
+                              "default_qos": tree.default_qos}
     fields.update(changes)
     try:
         return AccountTree(**fields)
@@ -328,7 +329,7 @@ def _account_targets(tree: AccountTree, req: AdminRequest, cluster: str,
                       ("organizations", "organization")):
         if key in where:
             wanted = name_list(where.pop(key))
-            filters.append(lambda a, attr=attr, wanted=wanted: getattr(a, attr) in wanted)
+            filters.append(_field_in(attr, wanted))
     _unknown_options(where, condition=True)
     found = [a.name for a in tree.accounts.values() if filters and all(f(a) for f in filters)]
     return sorted(found), bool(filters)
@@ -336,7 +337,8 @@ def _account_targets(tree: AccountTree, req: AdminRequest, cluster: str,
 
 def _modify_account(tree: AccountTree, req: AdminRequest, cluster: str) -> AdminResult:
     changes = dict(req.changes)
-    record = {k: changes.pop(k) for k in ("description", "organization") if k in changes}
+    record: dict[str, Any] = {k: changes.pop(k) for k in ("description", "organization")
+                              if k in changes}
     edit, rest = _parse_assoc(tree, changes, allow_parent=True)
     _unknown_options(rest)
     if not record and edit.empty:
@@ -585,6 +587,31 @@ def _qos_settings(lines: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+def _setting(**changes: Any) -> Callable[[Qos], Qos]:
+    """An edit that sets these fields of a QOS."""
+    return lambda q: replace(q, **changes)
+
+
+def _merging_tres(attr: str, delta: Mapping[str, int | None]) -> Callable[[Qos], Qos]:
+    """An edit that merges TRES counts into one of a QOS's TRES limits."""
+    def merge(q: Qos) -> Qos:
+        merged: dict[str, Any] = {attr: merge_tres(getattr(q, attr), delta)}
+        return replace(q, **merged)
+    return merge
+
+
+def _preempting(op: str, names: frozenset[str]) -> Callable[[Qos], Qos]:
+    """An edit that sets (=), adds to (+) or takes from (-) the QOS a QOS may preempt."""
+    return lambda q: replace(q, preempt=(
+        names if op == "=" else q.preempt | names if op == "+" else q.preempt - names))
+
+
+def _field_in(attr: str, wanted: Iterable[str]) -> Callable[[Account], bool]:
+    """A filter: the account's field is one of these values."""
+    values = list(wanted)
+    return lambda a: getattr(a, attr) in values
+
+
 def _parse_qos(tree: AccountTree, changes: Mapping[str, str]
                ) -> tuple[list[Callable[[Qos], Qos]], dict[str, str], str | None]:
     """(edits to apply to each QOS, the lines sacctmgr shows, the description given)."""
@@ -599,25 +626,25 @@ def _parse_qos(tree: AccountTree, changes: Mapping[str, str]
             description = value.strip("'\"")
         elif key == "priority":
             prio = parse_count(value, "Priority")
-            edits.append(lambda q, p=prio or 0: replace(q, priority=p))
+            edits.append(_setting(priority=prio or 0))
             lines["Priority"] = str(prio or 0) if prio is not None else "NONE"
         elif key in ("maxjobspu", "maxsubmitpu", "grpjobs"):
             attr, label = {"maxjobspu": ("max_jobs_per_user", "MaxJobsPerUser"),
                            "maxsubmitpu": ("max_submit_jobs_per_user", "MaxSubmitJobsPerUser"),
                            "grpjobs": ("grp_jobs", "GrpJobs")}[key]
             count = parse_count(value, label)
-            edits.append(lambda q, a=attr, c=count: replace(q, **{a: c}))
+            edits.append(_setting(**{attr: count}))
             lines[label] = "NONE" if count is None else str(count)
         elif key in ("maxtrespu", "maxtres", "grptres"):
             attr, label = {"maxtrespu": ("max_tres_per_user", "MaxTRESPerUser"),
                            "maxtres": ("max_tres_per_job", "MaxTRESPerJob"),
                            "grptres": ("grp_tres", "GrpTRES")}[key]
             delta = parse_tres_changes(value, label)
-            edits.append(lambda q, a=attr, d=delta: replace(q, **{a: merge_tres(getattr(q, a), d)}))
+            edits.append(_merging_tres(attr, delta))
             lines[label] = format_tres(delta)
         elif key == "maxwall":
             minutes = parse_minutes(value, "MaxWall")
-            edits.append(lambda q, m=minutes: replace(q, max_wall=m))
+            edits.append(_setting(max_wall=minutes))
             lines["MaxWall"] = "NONE" if minutes is None else format_limit_hms(minutes)
         elif key == "usagefactor":
             try:
@@ -625,29 +652,28 @@ def _parse_qos(tree: AccountTree, changes: Mapping[str, str]
             except ValueError:
                 raise AdminError(f"Invalid value for UsageFactor ({value})") from None
             factor = 1.0 if factor < 0 else factor
-            edits.append(lambda q, f=factor: replace(q, usage_factor=f))
+            edits.append(_setting(usage_factor=factor))
             lines["UsageFactor"] = f"{factor:.4f}"
         elif key.startswith("preempt") and key != "preemptmode":
             op = key[7:] or "="
             names = _qos_names(tree, value) if value.strip("'\"") else frozenset()
-            edits.append(lambda q, op=op, n=names: replace(q, preempt=(
-                n if op == "=" else q.preempt | n if op == "+" else q.preempt - n)))
+            edits.append(_preempting(op, names))
             prefix = "" if op == "=" else op
             lines["Preempt"] = ",".join(prefix + n for n in sorted(names)) or "''"
         elif key == "preemptmode":
             word = value.strip().upper()
             if word == "CLUSTER":  # back to the cluster's PreemptMode
-                edits.append(lambda q: replace(q, preempt_mode=None))
+                edits.append(_setting(preempt_mode=None))
                 lines["PreemptMode"] = "cluster"
                 continue
             if word not in PreemptMode.__members__:
                 raise AdminError(f"Invalid PreemptMode: {value}")
             mode = PreemptMode[word]
-            edits.append(lambda q, m=mode: replace(q, preempt_mode=m))
+            edits.append(_setting(preempt_mode=mode))
             lines["PreemptMode"] = mode.value
         elif key == "gracetime":
             seconds = parse_seconds(value, "GraceTime")
-            edits.append(lambda q, s=seconds: replace(q, grace_time=s))
+            edits.append(_setting(grace_time=seconds))
             lines["GraceTime"] = str(seconds)
     return edits, lines, description
 

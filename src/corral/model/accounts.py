@@ -130,8 +130,8 @@ class AccountTree:
             if account.parent is not None:
                 children[account.parent].append(account.name)
         users_of: dict[str, list[str]] = {name: [] for name in self.accounts}
-        for account, user in self.associations:
-            users_of[account].append(user)
+        for account_name, user_name in self.associations:
+            users_of[account_name].append(user_name)
         ancestors: dict[str, tuple[str, ...]] = {}
         for name in self.accounts:
             chain = [name]
@@ -158,11 +158,11 @@ class AccountTree:
                     return f"account {account.name} is its own ancestor"
                 seen.add(parent)
                 parent = self.accounts[parent].parent
-        for (account, user), assoc in self.associations.items():
-            if account not in self.accounts:
-                return f"user {user} is associated with an unknown account {account}"
-            if assoc.key != (account, user):
-                return f"association {assoc.key} is filed under {(account, user)}"
+        for (account_name, user_name), assoc in self.associations.items():
+            if account_name not in self.accounts:
+                return f"user {user_name} is associated with an unknown account {account_name}"
+            if assoc.key != (account_name, user_name):
+                return f"association {assoc.key} is filed under {(account_name, user_name)}"
         for user in self.users.values():
             if (user.default_account, user.name) not in self.associations:
                 return f"user {user.name}'s default account {user.default_account} has no association"
