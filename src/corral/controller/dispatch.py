@@ -11,12 +11,13 @@ from corral.api.agent_protocol import CancelCommand, InventoryEntry, LaunchComma
 from corral.controller.launch import launch_payload
 from corral.controller.ledger import JobBook
 from corral.controller.steps import settle_report
-from corral.model.effects import Effect, LaunchJob, ReleaseResources, SignalJob
+from corral.model.effects import CleanupJob, Effect, LaunchJob, ReleaseResources, SignalJob
 from corral.model.events import (
     Event,
     JobFinished,
     JobStarted,
     NodeFailed,
+    NodeReleased,
 )
 from corral.model.job import Job
 from corral.model.states import JobState
@@ -44,6 +45,12 @@ class Dispatch(JobBook):
                 "kill_wait": effect.grace, "why": effect.why}
             self.registry.send(effect.nodes[0], CancelCommand(
                 kind="cancel", job_id=effect.job_id, attempt=effect.attempt, **grace))
+        elif isinstance(effect, CleanupJob):
+            # The run has ended: each node ends what is left of it (its steps) and confirms
+            # with a finished report once its processes are gone (NodeReleased).
+            for node in effect.nodes:
+                self.registry.send(node, CancelCommand(kind="cancel", job_id=effect.job_id,
+                                                       attempt=effect.attempt))
         elif isinstance(effect, ReleaseResources):
             pass  # resources are derived from the active jobs; nothing to hand back
 
@@ -56,8 +63,14 @@ class Dispatch(JobBook):
                 continue
             job = self.jobs.get(int(report["job_id"]))
             if job is None or job.attempt != int(report["attempt"]) or not job.nodes \
-                    or job.nodes[0] != node or not job.state.is_active:
+                    or not job.state.is_active:
                 continue  # stale: an older attempt, or already settled
+            if node in job.cleanup_nodes and report["event"] == "finished":
+                # Another node of the job confirms its processes of it are gone.
+                events.append((job.job_id, NodeReleased(node)))
+                continue
+            if job.nodes[0] != node or job.end_state is not None:
+                continue  # not the batch node, or its run already ended
             if report["event"] == "started":
                 if not job.launched:
                     events.append((job.job_id, JobStarted()))
@@ -77,7 +90,7 @@ class Dispatch(JobBook):
                     user_cpu_s=report.get("user_cpu_s"), system_cpu_s=report.get("system_cpu_s"),
                     gpu_util=report.get("gpu_util"), gpu_mem_kb=report.get("gpu_mem_kb"),
                     gpu_idle=report.get("gpu_idle"),
-                    end_time=report.get("end_time"))))
+                    end_time=report.get("end_time"), node=node)))
         self.transition(events, cause=f"agent:{node}")
 
     def reconcile(self, node: str, inventory: Sequence[InventoryEntry]) -> None:
@@ -85,7 +98,10 @@ class Dispatch(JobBook):
         known = {(entry.job_id, entry.attempt) for entry in inventory}
         events: list[tuple[int, Event]] = []
         for job in list(self.jobs.values()):
-            if not job.state.is_active or not job.nodes or job.nodes[0] != node:
+            if node in job.cleanup_nodes:
+                self._carry_out(CleanupJob(job.job_id, job.attempt, (node,)))  # asked again
+            if not job.state.is_active or not job.nodes or job.nodes[0] != node \
+                    or job.end_state is not None:
                 continue
             if (job.job_id, job.attempt) in known:
                 if job.state is JobState.COMPLETING:
