@@ -62,14 +62,14 @@ class Timeline:
         """From the running jobs; `cache` keeps each job's entries between passes."""
         timeline = cls()
         holding, entries, single = timeline.holding, timeline.entries, timeline.single
-        cls = pool.cls
+        node_class = pool.cls
         for job in running:
             # A job being stopped (cancel, requeue, preemption) gives its nodes back shortly.
             end = now if job.state.value == "COMPLETING" else job.expected_end()
             hit = cache.get(job.job_id) if cache is not None else None
             if hit is None or hit[0] is not job or hit[1][0] != end:
                 nodes = held(pool, job)
-                hit = (job, (end, nodes), (end, job.job_id), _single_class(cls, nodes))
+                hit = (job, (end, nodes), (end, job.job_id), _single_class(node_class, nodes))
                 if cache is not None:
                     cache[job.job_id] = hit
             holding[job.job_id] = hit[1]
@@ -94,10 +94,9 @@ class Timeline:
         self.fits.clear()
         end, nodes = self.holding.pop(job_id, (INF, ()))
         self.single.pop(job_id, None)
-        for entries in (self.entries, *self._views.values()):
-            at = bisect_left(entries, (end, job_id))  # type: ignore[arg-type]
-            if at < len(entries) and entries[at][:2] == (end, job_id):
-                del entries[at]
+        _drop(self.entries, end, job_id)
+        for view in self._views.values():
+            _drop(view, end, job_id)
         return nodes
 
     def view(self, classes: frozenset[int]) -> list[tuple[float, int, tuple[Held, ...]]]:
@@ -126,6 +125,14 @@ class Timeline:
                 return
             if end >= after:
                 yield end, self.holding[job_id][1]
+
+
+def _drop(entries: list[tuple[float, int]] | list[tuple[float, int, tuple[Held, ...]]],
+          end: float, job_id: int) -> None:
+    """Remove the (end, job_id, ...) entry from a list sorted by it, if there."""
+    at = bisect_left(entries, (end, job_id))
+    if at < len(entries) and entries[at][:2] == (end, job_id):
+        del entries[at]
 
 
 def _single_class(cls: Sequence[int], nodes: tuple[Held, ...]) -> int:
@@ -386,9 +393,10 @@ def earliest_start(pool: NodePool, classes: Collection[int], need: PerNode, coun
         fits = FitsOverTime(pool, cand, need, releases, usable, extra)
     else:
         key = (cand, need, pool.version)
-        fits = timeline.fits.get(key)
-        if fits is None:
-            fits = timeline.fits[key] = FitsOverTime(pool, cand, need, releases, usable)
+        cached = timeline.fits.get(key)
+        if cached is None:
+            cached = timeline.fits[key] = FitsOverTime(pool, cand, need, releases, usable)
+        fits = cached
 
     times, free, unknown = blocks.profile()
     n_seg = len(times)
@@ -475,12 +483,12 @@ def _choose(pool: NodePool, fits: FitsOverTime, t: float | None, valid: int, who
 
         def spare(i: int) -> tuple[int, int, int, int]:
             hist = history.get(i) if t is not None else None
-            k = bisect_right(hist[0], t) if hist is not None else 0
-            if k:
-                g, c, m = hist[1][k - 1]  # type: ignore[index]
-            else:
-                g, c, m = len(free_gpus[i]), free_cpus[i], free_mem[i]
-            return (g, c, m, i)
+            if hist is not None and t is not None:
+                k = bisect_right(hist[0], t)
+                if k:
+                    g, c, m = hist[1][k - 1]
+                    return (g, c, m, i)
+            return (len(free_gpus[i]), free_cpus[i], free_mem[i], i)
         # nsmallest keeps sorted()'s order (the keys are unique) without sorting every node.
         others = nsmallest(wanted, others, key=spare)
     elif len(others) < wanted:

@@ -38,7 +38,8 @@ def decay(usage: float, elapsed: float, half_life: float) -> float:
     """Usage as it counts `elapsed` seconds later."""
     if elapsed <= 0 or half_life <= 0:
         return usage
-    return usage * decay_factor(half_life) ** elapsed
+    factor: float = decay_factor(half_life) ** elapsed  # float ** float is typed Any
+    return usage * factor
 
 
 def decay_all(usage: Mapping[AssocKey, float], elapsed: float,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from corral.core.backfill import Held, earliest_start
 from corral.core.decisions import (
@@ -104,7 +104,7 @@ class FullPass:
         if (not req.plain or self.ineligible) and self.gate(req):
             return
         kid = req.kid
-        down = self.unavailable.get(kid, False)
+        down: tuple[Reason, str] | None | Literal[False] = self.unavailable.get(kid, False)
         if down is False:
             down = self.unavailable[kid] = unavailable(req, self.pool)
         if down is not None:

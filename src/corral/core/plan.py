@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from corral.core.backfill import Timeline
 from corral.core.pool import NodePool
@@ -37,7 +37,7 @@ class Planner:
         # nothing for the garbage collector to follow.
         self.amounts: list[tuple[dict[float, int], dict[float, int], dict[float, int]]] = [
             ({}, {}, {}) for _ in range(n)]
-        self._fitting: dict[tuple[object, ...], list[tuple[int, tuple[int, int, int]]]] = {}
+        self._fitting: dict[Hashable, list[tuple[int, tuple[int, int, int]]]] = {}
         for i, k in enumerate(pool.cls):
             if pool.available[i]:
                 c = pool.classes[k]
@@ -119,7 +119,7 @@ class Planner:
 
     def place(self, pool: NodePool, classes: Sequence[int], need: PerNode, count: int,
               duration: float, not_before: float, at: float | None = None,
-              after_now: bool = False, key: object = None) -> float:
+              after_now: bool = False, key: Hashable = None) -> float:
         """Plan one job; returns its estimated start (inf when it can never run).
 
         `at` plans a job whose start is already known (an exact reservation) at that time;

@@ -57,7 +57,9 @@ class NodePool:
         self.free_mem: list[int] = []
         self.free_gpus: list[tuple[int, ...]] = []
         self.cls: list[int] = []
-        members: dict[tuple[object, ...], list[int]] = {}
+        # (cpus, memory, gpus, gpu_type, features, partitions) → the nodes alike in all six.
+        members: dict[tuple[int, int, int, str | None, frozenset[str], frozenset[str]],
+                      list[int]] = {}
         all_nodes = [p.name for p in partitions.values() if p.all_nodes]
         listed: dict[str, list[str]] = {}
         for p in partitions.values():
@@ -74,9 +76,10 @@ class NodePool:
             if extra is None:
                 parts = everywhere
             else:
-                parts = part_sets.get(tuple(extra))  # type: ignore[assignment]
-                if parts is None:
-                    parts = part_sets[tuple(extra)] = frozenset(all_nodes + extra)
+                found = part_sets.get(tuple(extra))
+                if found is None:
+                    found = part_sets[tuple(extra)] = frozenset(all_nodes + extra)
+                parts = found
             key = (node.cpus, node.memory, node.gpus, node.gpu_type, node.features, parts)
             group = members.get(key)
             if group is None:
@@ -91,8 +94,8 @@ class NodePool:
         self.cls = [0] * len(self.names)
         for cid, (key, idxs) in enumerate(members.items()):
             cpus, memory, gpus, gpu_type, features, parts = key
-            self.classes.append(NodeClass(cid, cpus, memory, gpus, gpu_type,  # type: ignore[arg-type]
-                                          features, parts, tuple(idxs)))  # type: ignore[arg-type]
+            self.classes.append(NodeClass(cid, cpus, memory, gpus, gpu_type,
+                                          features, parts, tuple(idxs)))
             for i in idxs:
                 self.cls[i] = cid
         self.up = [sum(1 for i in c.members if self.available[i]) for c in self.classes]

@@ -164,11 +164,11 @@ def choose_victims(pool: NodePool, classes: Collection[int], need: PerNode, coun
         return None
     options.sort(key=lambda o: o[:3])
     picked = options[:count - len(already)]
-    victims: dict[int, Victim] = {}
+    taken: dict[int, Victim] = {}
     for option in picked:
         for victim in option[3]:
-            victims.setdefault(victim[0], victim)
-    return already + [o[2] for o in picked], list(victims.values())
+            taken.setdefault(victim[0], victim)
+    return already + [o[2] for o in picked], list(taken.values())
 
 
 def preemptible_by(tree: AccountTree) -> Mapping[str, frozenset[str]]:
