@@ -309,16 +309,8 @@ class Ack(Message):
     ok: bool = True
 
 
-# -- the route body the controller still reads untyped ----------------------------------------
-# The reports route reads dicts (`report["job_id"]`) until it takes ReportBatch
-# (docs/spec/02, "Adoption by the controller").
-
-class AgentReports(BaseModel):
-    reports: list[dict[str, Any]]
-
-
-__all__ = ["PROTOCOLS", "PROTOCOL_VERSION", "Ack", "AgentReports",
-           "CancelCommand", "Command", "CommandBatch", "command_body", "FinishedReport", "GpuDevice",
+__all__ = ["PROTOCOLS", "PROTOCOL_VERSION", "Ack", "CancelCommand", "Command", "CommandBatch",
+           "command_body", "FinishedReport", "GpuDevice",
            "InventoryEntry", "LaunchCommand", "LaunchSpec", "Load", "Registration", "Report",
            "ReportBatch", "SignalCommand", "StartedReport", "StepCommand", "StepFinishedReport",
            "StepSpec", "StepTask", "TimeLimitCommand", "Usage", "unknown_fields"]

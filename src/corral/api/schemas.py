@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-# The agents' bodies live with the rest of the agent protocol; importable from here as before.
-from corral.api.agent_protocol import AgentReports
 from corral.model.job import JobSpec
 
-__all__ = ["AccountAdmin", "AgentReports", "AllocationEnd",
+__all__ = ["AccountAdmin", "AllocationEnd",
            "CancelRequest", "JobUpdate", "NodeUpdate", "Strict", "SubmitRequest"]
 
 

@@ -7,7 +7,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from corral.api.agent_protocol import CancelCommand, InventoryEntry, LaunchCommand, LaunchSpec
+from corral.api.agent_protocol import (
+    CancelCommand,
+    FinishedReport,
+    InventoryEntry,
+    LaunchCommand,
+    LaunchSpec,
+    Report,
+    StartedReport,
+    StepFinishedReport,
+)
 from corral.controller.launch import launch_payload
 from corral.controller.ledger import JobBook
 from corral.controller.steps import settle_report
@@ -55,42 +64,39 @@ class Dispatch(JobBook):
             pass  # resources are derived from the active jobs; nothing to hand back
 
 
-    def agent_reports(self, node: str, reports: Sequence[dict[str, Any]]) -> None:
+    def agent_reports(self, node: str, reports: Sequence[Report]) -> None:
         events: list[tuple[int, Event]] = []
         for report in reports:
-            if str(report.get("event", "")).startswith("step_"):
+            if isinstance(report, StepFinishedReport):
                 settle_report(self, node, report)  # srun steps: controller/steps.py
                 continue
-            job = self.jobs.get(int(report["job_id"]))
-            if job is None or job.attempt != int(report["attempt"]) or not job.nodes \
+            job = self.jobs.get(report.job_id)
+            if job is None or job.attempt != report.attempt or not job.nodes \
                     or not job.state.is_active:
                 continue  # stale: an older attempt, or already settled
-            if node in job.cleanup_nodes and report["event"] == "finished":
+            if node in job.cleanup_nodes and isinstance(report, FinishedReport):
                 # Another node of the job confirms its processes of it are gone.
                 events.append((job.job_id, NodeReleased(node)))
                 continue
             if job.nodes[0] != node or job.end_state is not None:
                 continue  # not the batch node, or its run already ended
-            if report["event"] == "started":
+            if isinstance(report, StartedReport):
                 if not job.launched:
                     events.append((job.job_id, JobStarted()))
-            elif report.get("node_fail"):
+            elif report.node_fail:
                 # The node lost the job's supervisor (it rebooted, or its processes were
                 # killed with the agent's): the node failed the job, the job did not fail.
                 log.warning("node %s lost job %s", node, job.job_id)
                 events.append((job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job))))
             else:
                 events.append((job.job_id, JobFinished(
-                    exit_code=int(report.get("exit_code", 0)),
-                    exit_signal=int(report.get("exit_signal", 0)),
-                    timed_out=bool(report.get("timed_out")),
-                    out_of_memory=bool(report.get("out_of_memory")),
-                    launch_failed=bool(report.get("launch_failed")),
-                    max_rss_kb=report.get("max_rss_kb"), total_cpu_s=report.get("total_cpu_s"),
-                    user_cpu_s=report.get("user_cpu_s"), system_cpu_s=report.get("system_cpu_s"),
-                    gpu_util=report.get("gpu_util"), gpu_mem_kb=report.get("gpu_mem_kb"),
-                    gpu_idle=report.get("gpu_idle"),
-                    end_time=report.get("end_time"), node=node)))
+                    exit_code=report.exit_code, exit_signal=report.exit_signal,
+                    timed_out=report.timed_out, out_of_memory=report.out_of_memory,
+                    launch_failed=report.launch_failed,
+                    max_rss_kb=report.max_rss_kb, total_cpu_s=report.total_cpu_s,
+                    user_cpu_s=report.user_cpu_s, system_cpu_s=report.system_cpu_s,
+                    gpu_util=report.gpu_util, gpu_mem_kb=report.gpu_mem_kb,
+                    gpu_idle=report.gpu_idle, end_time=report.end_time, node=node)))
         self.transition(events, cause=f"agent:{node}")
 
     def reconcile(self, node: str, inventory: Sequence[InventoryEntry]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from corral.api.agent_protocol import StepCommand, StepSpec
+from corral.api.agent_protocol import StepCommand, StepFinishedReport, StepSpec
 from corral.controller.launch import job_environment
 from corral.core.lifecycle import OOM_SIGNAL
 from corral.model.errors import InvalidRequest, NotFound, PermissionDenied
@@ -252,12 +252,10 @@ def settled_step(step: StepRecord, reports: Sequence[Mapping[str, Any]]) -> Step
                    max_rss_kb=max(rss) if rss else None, total_cpu_s=sum(cpu) if cpu else None)
 
 
-def settle_report(manager: JobManager, node: str, report: Mapping[str, Any]) -> None:
+def settle_report(manager: JobManager, node: str, report: StepFinishedReport) -> None:
     """Takes one node's `step_finished` report; the step ends when all its nodes have."""
-    if report.get("event") != "step_finished":
-        return
-    job = manager.jobs.get(int(report["job_id"]))
-    attempt, step_id = int(report["attempt"]), int(report["step_id"])
+    job = manager.jobs.get(report.job_id)
+    attempt, step_id = report.attempt, report.step_id
     if job is None or job.attempt != attempt:
         return
     index = next((i for i, s in enumerate(job.steps) if s.step_id == step_id), None)
@@ -268,8 +266,10 @@ def settle_report(manager: JobManager, node: str, report: Mapping[str, Any]) -> 
         return
     fields = ("exit_code", "exit_signal", "cancelled", "out_of_memory", "max_rss_kb",
               "total_cpu_s", "end_time")
+    # The event keeps what the node said: a field it did not send is null, not the default.
     mine = {"step_id": step_id, "attempt": attempt, "node": node,
-            **{k: report.get(k) for k in fields}}
+            **{k: getattr(report, k) if k in report.model_fields_set else None
+               for k in fields}}
     earlier = [e.payload for e in manager.store.events_of(job.job_id)
                if e.kind == "StepNodeFinished" and e.payload.get("step_id") == step_id
                and e.payload.get("attempt") == attempt]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.api.agent_protocol import FinishedReport, StartedReport
 from corral.clock import ManualClock
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
@@ -115,9 +116,9 @@ def test_a_lost_supervisor_is_a_node_failure_not_a_failed_job(two_nodes: Setup) 
     s = two_nodes
     job = s.submit(req_nodes=("n1",), requeue=False)
     s.manager.schedule()
-    s.manager.agent_reports("n1", [{"job_id": job.job_id, "attempt": 0, "event": "started"}])
-    s.manager.agent_reports("n1", [{"job_id": job.job_id, "attempt": 0, "event": "finished",
-                                    "exit_code": 0, "exit_signal": 9, "node_fail": True}])
+    s.manager.agent_reports("n1", [StartedReport(job_id=job.job_id, attempt=0)])
+    s.manager.agent_reports("n1", [FinishedReport(job_id=job.job_id, attempt=0,
+                                                  exit_code=0, exit_signal=9, node_fail=True)])
     ended = s.job(job.job_id)
     assert (ended.state, ended.exit_code, ended.exit_signal) == (JobState.NODE_FAIL, 0, 0)
 

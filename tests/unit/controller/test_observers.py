@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.api.agent_protocol import FinishedReport, StartedReport
 from corral.clock import ManualClock
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
@@ -42,9 +43,8 @@ def test_each_committed_change_is_published_once_in_commit_order(manager: JobMan
     first = manager.submit(_spec(), ROOT)
     second = manager.submit(_spec(hold=True), ROOT)
     manager.schedule()
-    manager.agent_reports("n1", [{"job_id": first.job_id, "attempt": 0, "event": "started"}])
-    manager.agent_reports("n1", [{"job_id": first.job_id, "attempt": 0, "event": "finished",
-                                  "exit_code": 0}])
+    manager.agent_reports("n1", [StartedReport(job_id=first.job_id, attempt=0)])
+    manager.agent_reports("n1", [FinishedReport(job_id=first.job_id, attempt=0, exit_code=0)])
     manager.cancel([manager.jobs[second.job_id]], ROOT)
     jobs = [c for c in heard if isinstance(c, JobChange)]
     assert [c.seq for c in heard] == list(range(1, len(heard) + 1))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.api.agent_protocol import FinishedReport
 from corral.clock import ManualClock
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
@@ -65,12 +66,12 @@ def _controller_starts(tmp_path: Path, jobs: list[tuple[int, int, int, int]]
                 _, job_id = heapq.heappop(ends)
                 job = manager.jobs[job_id]
                 run, limit = runs[job_id]
-                manager.agent_reports(job.nodes[0], [{
-                    "job_id": job_id, "attempt": job.attempt, "event": "finished",
-                    "exit_code": 0, "timed_out": run > limit, "end_time": float(now)}])
+                manager.agent_reports(job.nodes[0], [FinishedReport(
+                    job_id=job_id, attempt=job.attempt,
+                    exit_code=0, timed_out=run > limit, end_time=float(now))])
                 for node in job.nodes[1:]:  # the other nodes confirm their cleanup at once
-                    manager.agent_reports(node, [{"job_id": job_id, "attempt": job.attempt,
-                                                  "event": "finished", "never_ran": True}])
+                    manager.agent_reports(node, [FinishedReport(job_id=job_id, attempt=job.attempt,
+                                                                never_ran=True)])
             while arrivals and arrivals[0][1][0] == now:
                 number, (_, procs, run, req) = arrivals.pop(0)
                 nodes = math.ceil(procs / CORES)

@@ -9,8 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from corral.api.agent_protocol import PROTOCOLS, Load, Registration
-from corral.api.schemas import AgentReports
+from corral.api.agent_protocol import PROTOCOLS, Load, Registration, ReportBatch
 from corral.controller.node_states import NodeEvent
 from corral.controller.nodes import Node
 from corral.controller.routes.deps import AgentKey, Ctl
@@ -79,7 +78,7 @@ async def commands(name: str, request: Request, c: Ctl, ack: int = 0,
 
 
 @router.post("/{name}/reports")
-async def reports(name: str, body: AgentReports, c: Ctl) -> dict[str, Any]:
+async def reports(name: str, body: ReportBatch, c: Ctl) -> dict[str, Any]:
     c.jobs.agent_reports(name, body.reports)
     return {"ok": True}
 
