@@ -157,7 +157,7 @@ class Agent:
             self.steps.launch(command)
         elif isinstance(command, CancelCommand):
             self.steps.stop_job(*key)
-            request = {"cancel": True, **{k: getattr(command, k) for k in ("kill_wait", "why")
+            request: dict[str, Any] = {"cancel": True, **{k: getattr(command, k) for k in ("kill_wait", "why")
                                           if k in command.model_fields_set}}
             if (self._dir(key) / "cleanup").exists():
                 self.wake_reports.set()  # already cleaning up; confirmed once steps are gone

@@ -100,7 +100,9 @@ def _me() -> dict[str, Any]:
 def _alive(user: dict[str, Any]) -> bool:
     """The process still runs (its start time guards against a reused pid)."""
     pid = user.get("pid")
-    return bool(pid) and _start_time(int(pid)) == user.get("start")
+    if not pid:
+        return False
+    return _start_time(int(pid)) == user.get("start")
 
 
 def _in_use(data: dict[str, Any]) -> bool:

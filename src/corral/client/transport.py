@@ -81,8 +81,8 @@ class Connection:
         # Large replies (squeue over 10,000 jobs is ~10 MB) are read straight into one buffer:
         # growing a bytes object chunk by chunk would copy the reply hundreds of times.
         assert self.sock is not None
-        data = bytearray(size)
-        view = memoryview(data)
+        received = bytearray(size)
+        view = memoryview(received)
         filled = len(self.buffer)
         view[:filled] = self.buffer
         self.buffer = b""
@@ -91,7 +91,7 @@ class Connection:
             if not got:
                 raise TransportError("connection closed by the controller")
             filled += got
-        return bytes(data)
+        return bytes(received)
 
     def _receive(self) -> tuple[int, str, bytes]:
         head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")

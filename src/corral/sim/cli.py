@@ -102,7 +102,13 @@ def _weights(text: str, policy: SchedulingPolicy) -> SchedulingPolicy:
             raise UsageError(f"invalid --weights entry {item!r}: {value!r} is not a number") from None
         if changes[key] < 0:
             raise UsageError(f"invalid --weights entry {item!r}: weights are not negative")
-    priority = replace(policy.priority, type=MULTIFACTOR, **changes)
+    base = policy.priority
+    priority = replace(base, type=MULTIFACTOR,
+                       weight_age=changes.get("weight_age", base.weight_age),
+                       weight_fairshare=changes.get("weight_fairshare", base.weight_fairshare),
+                       weight_job_size=changes.get("weight_job_size", base.weight_job_size),
+                       weight_partition=changes.get("weight_partition", base.weight_partition),
+                       weight_qos=changes.get("weight_qos", base.weight_qos))
     return replace(policy, priority=priority)
 
 

@@ -206,8 +206,8 @@ def figures(results: Results) -> dict[str, str]:
                ("mean bounded slowdown", [s.mean_bounded_slowdown for _, s in runs]),
                ("utilization (%)", [s.utilization * 100 for _, s in runs]))
     colours = [f"C{i}" for i in range(len(names))]
-    for ax, (title, values) in zip(axes, metrics, strict=True):
-        bars = ax.bar(names, values, color=colours)
+    for ax, (title, heights) in zip(axes, metrics, strict=True):
+        bars = ax.bar(names, heights, color=colours)
         ax.bar_label(bars, fmt=_label, fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=8)

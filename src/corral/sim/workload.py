@@ -135,8 +135,8 @@ class Feasibility:
         over_time = (partition is not None and partition.max_time is not None
                      and (job.time_limit is None or job.time_limit > partition.max_time))
         need = per_node_request(job.spec, job.mem_per_node)
-        key = (job.partition, over_time, job.spec.num_nodes, need, job.spec.req_nodes,
-               job.spec.exc_nodes, job.spec.constraint)
+        key: tuple[object, ...] = (job.partition, over_time, job.spec.num_nodes, need,
+                                   job.spec.req_nodes, job.spec.exc_nodes, job.spec.constraint)
         if self.context.accounts is not None:
             # Per-job limits (MaxWall, MaxTRES) and the association itself decide too.
             key += (job.spec.account, job.spec.user, job.spec.qos, job.time_limit)

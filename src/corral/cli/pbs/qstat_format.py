@@ -152,7 +152,7 @@ def ran(rec: Record) -> bool:
 
 def walltime_used(rec: Record, now: float) -> str | None:
     start = rec.get("start_time")
-    if not ran(rec):
+    if start is None or not ran(rec):  # ran: start_time is set
         return None
     return hms((rec.get("end_time") or now) - start)
 

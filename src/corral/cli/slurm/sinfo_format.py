@@ -113,9 +113,9 @@ def _reason(node: Rec) -> str:
 def _reason_user(node: Rec, with_uid: bool) -> str:
     """Who set the node's reason (reason_user, else reason_uid looked up as sinfo does)."""
     user, uid = node.get("reason_user"), node.get("reason_uid")
-    if user is None and uid is None:
-        return "Unknown"
     if user is None:
+        if uid is None:
+            return "Unknown"
         try:
             user = pwd.getpwuid(int(uid)).pw_name
         except (KeyError, OverflowError, TypeError, ValueError):
@@ -152,7 +152,7 @@ def _sct(nodes: Sequence[Rec]) -> str:
 
 
 def _cpu_load(nodes: Sequence[Rec]) -> str:
-    loads = [n.get("cpu_load") for n in nodes if n.get("cpu_load") is not None]
+    loads = [load for n in nodes if (load := n.get("cpu_load")) is not None]
     if not loads:
         return "N/A"
     low, high = min(loads), max(loads)
@@ -311,6 +311,7 @@ def build_rows(nodes: Sequence[Rec], partitions: Sequence[Rec], fields: Sequence
                node_oriented: bool = False, exact: bool = False) -> list[Row]:
     """Groups nodes into lines as sinfo does, sorted as sinfo's default (#P,-t or N)."""
     codes = {f.key for f in fields if f.key}
+    groups: list[tuple[int, Rec | None, list[Rec]]]
     if codes & PARTITION_CODES:
         groups = [(i, p, _members(p, nodes)) for i, p in enumerate(partitions)]
     else:

@@ -258,7 +258,9 @@ def render(jobs: Sequence[Job], weights: Weights, fields: Sequence[Field], *,
         lines.append(_line(fields, lambda c: COLUMNS[c][2](weights)))
         return lines
     for job in jobs:
-        lines.append(_line(fields, lambda c, j=job: COLUMNS[c][1](j, weights)))
+        def value(c: str, j: Job = job) -> str:
+            return COLUMNS[c][1](j, weights)
+        lines.append(_line(fields, value))
     return lines
 
 

@@ -320,8 +320,8 @@ class StepRun:
         exits = self.server.exits
         for line in failure_lines(self.server.node_tasks, exits):
             print(line, file=sys.stderr)
-        missing = [p for p in range(self.reply["ntasks"]) if p not in exits]
-        for procid in missing:
+        unreported = [p for p in range(self.reply["ntasks"]) if p not in exits]
+        for procid in unreported:
             exits[procid] = (0, signal.SIGKILL)
         return worst_exit(exits)
 
@@ -338,7 +338,8 @@ class StepRun:
         """Tells each node the step cannot run and waits (briefly) until it has ended its
         tasks: the step ends FAILED, as a launch slurmstepd could not complete, not cancelled."""
         self.server.decide(why)
-        expected, ended = set(self.reply["nodes"]), set()
+        expected: set[str] = set(self.reply["nodes"])
+        ended: set[str] = set()
         deadline = time.monotonic() + 30.0
         while ended != expected and time.monotonic() < deadline:
             try:
