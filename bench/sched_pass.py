@@ -12,7 +12,7 @@ Priority is multifactor, backfill EASY (or --backfill conservative).
 
 Measured (median of --repeat runs): a full pass (priority and backfill over every pending job, estimates for all),
 cold (a new Scheduler) and warm (the same Scheduler three more times, as the controller's
-periodic pass runs); an incremental pass after one submit and after one job end; the peak memory
+periodic pass runs); the peak memory
 the pass allocates (tracemalloc, separate run), per pending job. With --gc-freeze the
 workload is moved out of the collector's sight first (gc.freeze()), as the controller should
 after loading its jobs: with 100k jobs in memory, collections triggered during the pass
@@ -214,10 +214,10 @@ def measure(jobs: int, repeat: int, backfill: str, profile: bool,
         # stops re-scanning them on every collection.
         gc.collect()
         gc.freeze()
-    cold, warm, submit, finish = [], [], [], []
+    cold, warm = [], []
     cold_cpu, warm_cpu = [], []
     result = None
-    for r in range(repeat):
+    for _ in range(repeat):
         sched = Scheduler(parts, ctx)
         t, c, result = timed(sched.full_pass, pending, running, nodes, now)
         cold.append(t)
@@ -226,12 +226,6 @@ def measure(jobs: int, repeat: int, backfill: str, profile: bool,
             t, c, result = timed(sched.full_pass, pending, running, nodes, now + 1 + k)
             warm.append(t)
             warm_cpu.append(c)
-        extra = replace(pending[r % len(pending)], job_id=10**7 + r, submit_time=now + 2)
-        t, _, _ = timed(sched.submitted, extra, now + 2)
-        submit.append(t)
-        victim = running[(r * 7919) % len(running)].job_id
-        t, _, _ = timed(sched.finished, victim, now + 3)
-        finish.append(t)
     if profile:
         sched = Scheduler(parts, ctx)
         sched.full_pass(pending, running, nodes, now)
@@ -249,8 +243,7 @@ def measure(jobs: int, repeat: int, backfill: str, profile: bool,
     assert result is not None
     return {"jobs": jobs, "running": len(running), "cold": statistics.median(cold),
             "warm": statistics.median(warm), "cold_cpu": statistics.median(cold_cpu),
-            "warm_cpu": statistics.median(warm_cpu), "submit": statistics.median(submit),
-            "finish": statistics.median(finish), "peak_mb": peak / 2**20,
+            "warm_cpu": statistics.median(warm_cpu), "peak_mb": peak / 2**20,
             "bytes_per_job": peak / jobs, "started": result.stats.started,
             "estimated": result.stats.estimated, "tried": result.stats.placements_tried,
             "skipped": result.stats.placements_skipped}
@@ -266,12 +259,12 @@ def main() -> None:
                         help="gc.freeze() after building the workload, as a controller would")
     args = parser.parse_args()
     print(f"{'pending':>8} {'running':>8} {'cold s':>7} {'cpu':>6} {'warm s':>7} {'cpu':>6} "
-          f"{'submit ms':>10} {'finish ms':>10} {'peak MB':>8} {'B/job':>7} {'started':>8} "
+          f"{'peak MB':>8} {'B/job':>7} {'started':>8} "
           f"{'tried':>7} {'skipped':>8}")
     for jobs in args.jobs or [1000, 10_000, 100_000]:
         m = measure(jobs, args.repeat, args.backfill, args.profile, args.gc_freeze)
         print(f"{m['jobs']:>8} {m['running']:>8} {m['cold']:>7.3f} {m['cold_cpu']:>6.3f} "
-              f"{m['warm']:>7.3f} {m['warm_cpu']:>6.3f} {m['submit'] * 1000:>10.2f} {m['finish'] * 1000:>10.2f} {m['peak_mb']:>8.1f} "
+              f"{m['warm']:>7.3f} {m['warm_cpu']:>6.3f} {m['peak_mb']:>8.1f} "
               f"{m['bytes_per_job']:>7.0f} {m['started']:>8} {m['tried']:>7} {m['skipped']:>8}",
               flush=True)
 

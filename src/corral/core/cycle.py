@@ -5,8 +5,8 @@ them, the partitions — and `now`, and returns which jobs start where, which ru
 to preempt, why every other pending job waits and when it is expected to start. It does no
 I/O and reads no clock. Everything beyond the snapshot (priority weights, accounts, usage,
 QOS, the backfill policy) comes in one SchedulingContext whose defaults reproduce the
-original behaviour: priority/basic, EASY backfill, no accounting. A driver that wants
-incremental passes between full ones keeps a core.scheduler.Scheduler instead;
+original behaviour: priority/basic, EASY backfill, no accounting. A driver that runs pass
+after pass keeps a core.scheduler.Scheduler instead (it reuses per-job work);
 core.explain.explain(result, job) puts any job's situation into words.
 """
 

@@ -1,8 +1,8 @@
 """The full scheduling pass over the whole queue (see core.scheduler for the order of things).
 
 Working state — reasons, estimates, same-request failures, preemption victims — lives only
-as long as the pass; what later incremental passes need (pool, timeline, reservations,
-limit counters, planner) belongs to the Scheduler and is updated in place.
+as long as the pass; what the Scheduler keeps (pool, timeline, reservations, limit
+counters, planner) belongs to it and is updated in place.
 """
 
 from __future__ import annotations
@@ -41,10 +41,7 @@ INF = math.inf
 
 
 class FullPass:
-    """One pass over the ordered queue; its working state lives only as long as the pass.
-
-    Its `consider` also serves the incremental passes, which prime `blocked_parts`.
-    """
+    """One pass over the ordered queue; its working state lives only as long as the pass."""
 
     def __init__(self, sched: Scheduler, pool: NodePool, now: float,
                  priorities: dict[int, int]) -> None:

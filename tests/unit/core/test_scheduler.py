@@ -1,11 +1,8 @@
-"""Preemption, incremental passes after one submit or one job end, and `corral why` explanations."""
+"""Preemption, and `corral why` explanations."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from corral.core.cycle import run_cycle
 from corral.core.decisions import SchedulingContext
@@ -77,67 +74,6 @@ def test_a_qos_without_preempt_never_preempts() -> None:
     busy = [run(job(90, cpus=4, qos="low"), "n1")]
     result = run_cycle([job(1, cpus=4)], busy, occupy(nodes(1), busy), MAIN, 0.0, CTX)
     assert result.preemptions == () and result.reasons[1] is Reason.RESOURCES
-
-
-def test_a_job_end_starts_the_waiting_job_that_now_fits() -> None:
-    busy = [run(job(90, cpus=4), "n1"), run(job(91, cpus=4, limit=60), "n2")]
-    sched = Scheduler(MAIN)
-    full = sched.full_pass([job(1, cpus=4), job(2, cpus=4)], busy, occupy(nodes(2), busy), 0.0)
-    assert full.starts == () and full.estimates == {1: 600.0, 2: 1200.0}
-    after_end = sched.finished(90, 30.0)
-    assert [(s.job_id, list(s.allocation)) for s in after_end.starts] == [(1, ["n1"])]
-    # Job 2 now holds the reservation: n1 again, when job 1 reaches its limit (30 + 600 s).
-    assert after_end.reasons == {2: Reason.RESOURCES} and after_end.estimates == {2: 630.0}
-    assert sched.finished(12345, 31.0).starts == ()  # unknown job: nothing to do
-
-
-def test_a_submit_starts_at_once_when_it_fits_or_waits_behind_the_reserved_job() -> None:
-    busy = [run(job(90, cpus=4, limit=10), "n1")]
-    sched = Scheduler(MAIN)
-    sched.full_pass([job(1, nodes=2, cpus=4)], busy, occupy(nodes(2), busy), 0.0)
-    short = sched.submitted(job(2, cpus=4, limit=5), 10.0)  # ends before the 600 s reservation
-    assert [s.job_id for s in short.starts] == [2] and short.starts[0].backfilled
-    long = sched.submitted(job(3, cpus=1, limit=60), 11.0)
-    assert long.starts == () and long.reasons == {3: Reason.PRIORITY}
-    assert long.estimates[3] >= 600.0
-
-
-def test_a_higher_priority_submit_takes_over_the_reservation() -> None:
-    busy = [run(job(90, cpus=4, limit=10), "n1")]
-    sched = Scheduler(MAIN)
-    sched.full_pass([job(5, nodes=2, cpus=4)], busy, occupy(nodes(2), busy), 0.0)
-    first = sched.submitted(job(4, nodes=2, cpus=4), 10.0)  # a lower job id: higher basic priority
-    assert first.reasons == {4: Reason.RESOURCES, 5: Reason.PRIORITY}
-    assert [r.job_id for r in first.reservations] == [4]
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 4), st.sampled_from([1, 5, 30])),
-                min_size=1, max_size=15),
-       st.lists(st.integers(0, 5), min_size=1, max_size=5))
-def test_incremental_passes_never_over_allocate(requests: list[tuple[int, int, int]],
-                                                ends: list[int]) -> None:
-    view = nodes(3)
-    busy = [run(job(900 + i, cpus=3, limit=20), f"n{i}") for i in (1, 2, 3)]
-    view = occupy(view, busy)
-    pending = [job(i + 1, nodes=n, cpus=c, limit=limit) for i, (n, c, limit) in enumerate(requests)]
-    sched = Scheduler(MAIN)
-    result = sched.full_pass(pending, busy, view, 0.0)
-    used = {n: view[n].cpus - view[n].free_cpus for n in view}
-    holders = {j.job_id: dict(j.allocation) for j in busy}
-    starts = list(result.starts)
-    for k, e in enumerate(ends):
-        gone = list(holders)[e % len(holders)] if holders else None
-        if gone is not None:
-            for name, a in holders.pop(gone).items():
-                used[name] -= a.cpus
-            starts += sched.finished(gone, 10.0 + k).starts
-        for s in starts:
-            for name, a in s.allocation.items():
-                used[name] += a.cpus
-            holders[s.job_id] = dict(s.allocation)
-        starts = []
-        assert all(0 <= used[n] <= view[n].cpus for n in view)
 
 
 def test_explanations_say_why_in_plain_words() -> None:
