@@ -55,7 +55,7 @@ class JobManager(Admission, UserActions, QueuePasses, Dispatch):
         now = self.clock()
         for job in self.store.load_live(now - self.settings.min_job_age):
             self.jobs[job.job_id] = job
-        self.next_id = self.store.max_job_id() + 1
+        self.next_id = self.store.next_job_id()
 
 
 __all__ = ["HOLDER_SCRIPT", "MAX_TASKS_PER_PASS", "Caller", "JobBook", "JobManager", "PassPlan",

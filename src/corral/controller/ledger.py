@@ -14,6 +14,7 @@ from corral.core.cycle import CycleResult
 from corral.core.decisions import SchedulingContext
 from corral.core.dependencies import RefJob
 from corral.core.lifecycle import apply
+from corral.core.replay import SPLIT, SUBMITTED, changed_fields, view_of
 from corral.core.scheduler import Scheduler
 from corral.model.cluster import NodeResources, Partition
 from corral.model.effects import Effect
@@ -57,19 +58,42 @@ class JobBook:
         return job
 
     def _commit(self, changes: Sequence[tuple[Job, Event | None, bool]], cause: str,
-                kind: str = "JobSubmitted") -> None:
-        now = self.clock()
-        records = [EventRecord(job.job_id, now, type(ev).__name__ if ev else kind,
-                               _event_payload(ev) if ev else {}, cause)
-                   for job, ev, _ in changes]
+                kind: str = "JobSubmitted", now: float | None = None) -> None:
+        """Commits changes (job, its event or None, is_new) in one transaction, each with a
+        record that says all it changed (core.replay rebuilds a job from them)."""
+        now = self.clock() if now is None else now
+        records = []
+        for i, (job, ev, new) in enumerate(changes):
+            before = changes_job(changes[:i], job.job_id) or self.jobs.get(job.job_id)
+            records.append(EventRecord(job.job_id, now, type(ev).__name__ if ev else kind,
+                                       self._payload(changes, job, ev, new, before, kind),
+                                       cause))
         self.store.commit([(job, new) for job, _, new in changes], records)
         for job, _, _ in changes:
             self.jobs[job.job_id] = job
         self.observers.jobs_committed(now, [(job, r.kind, new) for (job, _, new), r
                                             in zip(changes, records, strict=True)], cause)
 
+    @staticmethod
+    def _payload(changes: Sequence[tuple[Job, Event | None, bool]], job: Job, ev: Event | None,
+                 new: bool, before: Job | None, kind: str) -> dict[str, Any]:
+        if new or before is None:
+            # A submit carries the whole job; a task split from an array's record, itself.
+            return job_to_dict(job) if kind == SUBMITTED else {"job": job_to_dict(job)}
+        view = view_of(before)
+        if ev is not None:
+            return {**_event_payload(ev), "view": view}
+        payload: dict[str, Any] = {"view": view, "changed": changed_fields(before, job)}
+        if kind == SPLIT:
+            payload["created"] = [j.job_id for j, _, is_new in changes
+                                  if is_new and j.array_job_id == job.job_id]
+        return payload
+
     def record(self, job: Job, kind: str, payload: dict[str, Any], cause: str | None = None) -> Job:
-        """Commits a change that is not a state transition (a step began or ended) with its event."""
+        """Commits a change that is not a state transition (a step began or ended) with its
+        event, which carries, besides `payload`, what changed in the job."""
+        before = self.jobs[job.job_id]
+        payload = {**payload, "view": view_of(before), "changed": changed_fields(before, job)}
         record = EventRecord(job.job_id, self.clock(), kind, payload, cause or uuid.uuid4().hex[:12])
         self.store.commit([(job, False)], [record])
         self.jobs[job.job_id] = job
@@ -89,7 +113,7 @@ class JobBook:
             effects.extend(result.effects)
         if not changes:
             return []
-        self._commit(changes, cause)
+        self._commit(changes, cause, now=now)
         for effect in effects:
             self._carry_out(effect)
         self.on_change()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from corral.model.job import NodeAllocation
 
@@ -114,3 +114,25 @@ class NodeFailed:
 Event = (JobAllocated | JobStarted | JobFinished | JobCancelled | JobHeld | JobReleased
          | JobRequeued | JobPreempted | JobUpdated | NodeFailed | AllocationEnded
          | NodeReleased | DeadlinePassed)
+
+EVENT_KINDS: Mapping[str, type] = {cls.__name__: cls for cls in (
+    JobAllocated, JobStarted, JobFinished, JobCancelled, JobHeld, JobReleased, JobRequeued,
+    JobPreempted, JobUpdated, NodeFailed, AllocationEnded, NodeReleased, DeadlinePassed)}
+
+
+def event_from_dict(kind: str, data: Mapping[str, object]) -> Event:
+    """The event a stored record names (its kind, the class name) from its JSON payload, the
+    inverse of model.job.job_to_dict on the event; keys that are no field are ignored."""
+    cls = EVENT_KINDS[kind]
+    names = {f.name for f in fields(cls)}
+    values: dict[str, object] = {k: v for k, v in data.items() if k in names}
+    if cls is JobAllocated:
+        allocation = values.get("allocation") or {}
+        assert isinstance(allocation, Mapping)
+        values["allocation"] = {
+            node: NodeAllocation(a["cpus"], a["memory"], tuple(a.get("gpu_indices") or ()))
+            for node, a in allocation.items()}
+    if cls is JobUpdated:
+        values["changes"] = dict(values.get("changes") or {})  # type: ignore[call-overload]
+    event: Event = cls(**values)
+    return event

@@ -48,6 +48,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL scopes advisory locks to the database, so one fixed key serves every cluster.
 _PG_LOCK_KEY = int.from_bytes(b"corral-c", "big")
 _HOLDER_KEY = "controller_holder"
+_NEXT_ID_KEY = "next_job_id"
+
+
+class JobIdTaken(Exception):
+    """A job id below the store's counter: another writer has handed it out already."""
 
 
 class DatabaseInUse(Exception):
@@ -179,12 +184,22 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(jobs.c.job_id))).scalar() or 0)
 
+    def next_job_id(self) -> int:
+        """The next job id to hand out: the database's counter, the truth after a restart."""
+        with self.engine.connect() as conn:
+            value = self._meta(conn, _NEXT_ID_KEY)
+            highest = int(conn.execute(select(func.max(jobs.c.job_id))).scalar() or 0)
+        return max(int(value or 0), highest + 1)
+
     def commit(self, changed: Sequence[tuple[Job, bool]], events: Iterable[EventRecord] = ()) -> None:
-        """Writes job rows (job, is_new) and their events in one transaction."""
+        """Writes job rows (job, is_new) and their events in one transaction; new jobs advance
+        the job id counter in it, and one whose id the counter has passed is refused
+        (JobIdTaken) with nothing written."""
         with self.engine.begin() as conn:
             new = [{"job_id": job.job_id, **self._row(job)} for job, is_new in changed if is_new]
             if new:
                 conn.execute(insert(jobs), new)  # one executemany: cancelling a big array
+                self._take_ids(conn, [row["job_id"] for row in new])
             for job, is_new in changed:
                 if not is_new:
                     conn.execute(update(jobs).where(jobs.c.job_id == job.job_id)
@@ -193,6 +208,20 @@ class Store:
                      "payload": json.dumps(e.payload), "cause": e.cause} for e in events]
             if rows:
                 conn.execute(insert(job_events), rows)
+
+    @staticmethod
+    def _take_ids(conn: Connection, ids: Sequence[int]) -> None:
+        # The row is locked until the transaction ends (SQLite's writer lock covers it there).
+        query = select(meta.c.value).where(meta.c.key == _NEXT_ID_KEY).with_for_update()
+        value = conn.execute(query).scalar()
+        counter = 1 if value is None else int(value)
+        if min(ids) < counter:
+            raise JobIdTaken(f"job id {min(ids)} was handed out already (next is {counter})")
+        if value is None:
+            conn.execute(insert(meta).values(key=_NEXT_ID_KEY, value=str(max(ids) + 1)))
+        else:
+            conn.execute(update(meta).where(meta.c.key == _NEXT_ID_KEY)
+                         .values(value=str(max(ids) + 1)))
 
     @staticmethod
     def _row(job: Job) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Double,
     Float,
     Index,
     Integer,
@@ -43,7 +44,7 @@ job_events = Table(
     "job_events", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("job_id", BigInteger, nullable=False),
-    Column("at", Float, nullable=False),
+    Column("at", Double, nullable=False),  # 0004: exact times, on MariaDB too
     Column("kind", String(32), nullable=False),
     Column("payload", LongText, nullable=False),
     Column("cause", String(64), nullable=False),
