@@ -80,10 +80,10 @@ class UserActions(JobBook):
                 whole.append(int(base))
                 continue
             try:
-                wanted = parse_indices(task_text, self.settings.max_array_size)
+                indices = parse_indices(task_text, self.settings.max_array_size)
             except ValueError:
                 raise InvalidRequest(f"Invalid job id specified: {text}") from None
-            tasks.setdefault(int(base), set()).update(wanted)
+            tasks.setdefault(int(base), set()).update(indices)
         jobs = self.select(job_ids=whole) if whole else []
         pending: dict[int, set[int]] = {}
         for array_id, wanted in tasks.items():

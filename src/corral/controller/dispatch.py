@@ -118,8 +118,8 @@ class Dispatch(JobBook):
                 log.warning("node %s lost job %s", node, job.job_id)
                 events.append((job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job))))
         for job_id, attempt in known:
-            job = self.jobs.get(job_id)
-            if job is None or job.attempt != attempt or not job.state.is_active:
+            ran = self.jobs.get(job_id)
+            if ran is None or ran.attempt != attempt or not ran.state.is_active:
                 self.registry.send(node, CancelCommand(kind="cancel", job_id=job_id,
                                                        attempt=attempt))
         self.transition(events, cause=f"register:{node}")

@@ -10,7 +10,6 @@ import socket
 import struct
 import sys
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from sqlalchemy import make_url
@@ -34,7 +33,9 @@ class PeerCredProtocol(H11Protocol):
     here reach the routes as request.state.peer_uid without trusting anything the client sent.
     """
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    # H11Protocol narrows BaseProtocol's BaseTransport to Transport (uvicorn ignores the same
+    # override error in its own signature); this one matches uvicorn's.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family == socket.AF_UNIX:

@@ -27,6 +27,7 @@ from corral.model.states import JobState
 if TYPE_CHECKING:
     from corral.controller.auth import Caller
     from corral.controller.jobs import JobManager
+    from corral.controller.ledger import JobBook
 
 
 class StepRefused(InvalidRequest):
@@ -153,16 +154,17 @@ def node_commands(job: Job, ask: StepAsk, placement: Placement, step_id: int, *,
             env["SLURM_CPUS_PER_TASK"] = str(ask.cpus_per_task)
         held = job.allocation[node]
         gpus = held.gpu_indices
-        tasks = []
+        tasks: list[dict[str, int | list[int] | None]] = []
+        shares: set[int] = set()
         for local, procid in enumerate(placement.procids(index)):
-            mine = None
+            mine: list[int] | None = None
             if ask.gpus_per_task:
                 g = ask.gpus_per_task
                 mine = list(gpus[local * g:(local + 1) * g])
+                shares.update(mine)
             tasks.append({"procid": procid, "localid": local, "gpus": mine})
         # The GPUs the step holds on this node: its tasks' shares, or all the job holds here.
-        step_gpus = sorted({g for t in tasks for g in t["gpus"] or ()}) if ask.gpus_per_task \
-            else list(gpus)
+        step_gpus = sorted(shares) if ask.gpus_per_task else list(gpus)
         if step_gpus:
             listed = ",".join(str(g) for g in step_gpus)
             env.update({"SLURM_STEP_GPUS": listed, "CUDA_VISIBLE_DEVICES": listed,
@@ -252,7 +254,7 @@ def settled_step(step: StepRecord, reports: Sequence[Mapping[str, Any]]) -> Step
                    max_rss_kb=max(rss) if rss else None, total_cpu_s=sum(cpu) if cpu else None)
 
 
-def settle_report(manager: JobManager, node: str, report: StepFinishedReport) -> None:
+def settle_report(manager: JobBook, node: str, report: StepFinishedReport) -> None:
     """Takes one node's `step_finished` report; the step ends when all its nodes have."""
     job = manager.jobs.get(report.job_id)
     attempt, step_id = report.attempt, report.step_id

@@ -18,7 +18,8 @@ from corral.model.errors import InvalidRequest
 
 
 def get_controller(request: Request) -> Controller:
-    return request.app.state.controller  # type: ignore[no-any-return]
+    controller: Controller = request.app.state.controller
+    return controller
 
 
 def resolve_caller(request: Request, job_token: str | None = None, job_id: int | None = None) -> Caller:

@@ -61,15 +61,17 @@ async def get_job(job_id: int, c: Ctl, _: Named) -> dict[str, Any]:
 async def cancel(body: CancelRequest, c: Ctl, caller: Named) -> dict[str, Any]:
     if not body.job_ids and not (body.user or body.name or body.states or body.partition):
         raise InvalidRequest("No job identification provided")
-    filters = {"user": body.user, "name": body.name, "states": body.states,
-               "partition": body.partition}
+    matching = c.jobs.select(user=body.user, name=body.name, states=body.states,
+                             partition=body.partition)
     if body.job_ids:
         jobs, pending_tasks = c.jobs.resolve(body.job_ids)
-        allowed = {j.job_id for j in c.jobs.select(**filters)}
+        allowed = {j.job_id for j in matching}
         jobs = [j for j in jobs if j.job_id in allowed]
     else:
-        jobs, pending_tasks = c.jobs.select(**filters), {}
-    done, errors = c.jobs.cancel(jobs, caller, body.signal, body.batch_only)
+        jobs, pending_tasks = matching, {}
+    cancelled, errors = c.jobs.cancel(jobs, caller, body.signal, body.batch_only)
+    # Whole jobs by number, tasks cut out of a pending array as "ID_TASK".
+    done: list[int | str] = list(cancelled)
     if body.signal is None or body.signal == 9:
         more, more_errors = c.jobs.cancel_pending_tasks(pending_tasks, caller)
         done, errors = [*done, *more], [*errors, *more_errors]
