@@ -44,7 +44,7 @@ def test_events_are_link_or_admin_events() -> None:
     assert not set(LINK_EVENTS) & set(ADMIN_EVENTS)
 
 
-@pytest.mark.parametrize("state,event", itertools.product(Link, LINK_EVENTS))
+@pytest.mark.parametrize("state,event", list(itertools.product(Link, LINK_EVENTS)))
 def test_every_link_pair_is_decided(state: Link, event: NodeEvent) -> None:
     if (state, event) in REFUSED_LINK:
         assert (state, event) not in LINK_TRANSITIONS
@@ -54,12 +54,12 @@ def test_every_link_pair_is_decided(state: Link, event: NodeEvent) -> None:
         assert next_link(state, event) is LINK_TRANSITIONS[(state, event)]
 
 
-@pytest.mark.parametrize("state,event", itertools.product(Admin, ADMIN_EVENTS))
+@pytest.mark.parametrize("state,event", list(itertools.product(Admin, ADMIN_EVENTS)))
 def test_every_admin_pair_is_decided(state: Admin, event: NodeEvent) -> None:
     assert next_admin(state, event) is ADMIN_TRANSITIONS[(state, event)]
 
 
-@pytest.mark.parametrize("state,event", itertools.product(Link, ADMIN_EVENTS))
+@pytest.mark.parametrize("state,event", list(itertools.product(Link, ADMIN_EVENTS)))
 def test_admin_events_leave_the_link_alone(state: Link, event: NodeEvent) -> None:
     with pytest.raises(InvalidTransition):
         next_link(state, event)
@@ -72,8 +72,8 @@ def test_only_a_registration_or_a_poll_brings_a_node_back() -> None:
     assert (Link.DISCONNECTED, NodeEvent.HEARD) not in back
 
 
-@pytest.mark.parametrize("connected,registered_at,age,drain,down", itertools.product(
-    (False, True), (0.0, 50.0), (0.0, 5.0, 20.0), (False, True), (False, True)))
+@pytest.mark.parametrize("connected,registered_at,age,drain,down", list(itertools.product(
+    (False, True), (0.0, 50.0), (0.0, 5.0, 20.0), (False, True), (False, True))))
 def test_derived_states_agree_with_the_node_record(connected: bool, registered_at: float,
                                                    age: float, drain: bool, down: bool) -> None:
     now, timeout = 100.0, 10.0
