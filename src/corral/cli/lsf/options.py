@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from corral.cli.common.getopt import LSF, scan, words
 from corral.cli.common.translate import dependency_terms, next_local_time, slurm_dependency
 
 MAX_ARRAY_SIZE = 1000  # LSF's default MAX_JOB_ARRAY_SIZE, which also bounds the indices
@@ -70,43 +71,8 @@ def parse_args(prog: str, argv: Sequence[str], options: Mapping[str, bool],
     Returns ([(name, value)], operands). Stops at the first operand (bsub's command) unless
     told otherwise, and at `--`. Raises LsfError with LSF's getopt wording.
     """
-    found: list[tuple[str, str | None]] = []
-    operands: list[str] = []
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("--"):
-            operands.extend(args[i + 1:])
-            break
-        if not arg.startswith("-") or arg == "-":
-            if stop_at_operand:
-                operands.extend(args[i:])
-                break
-            operands.append(arg)
-            i += 1
-            continue
-        word = arg[1:]
-        if word in options:
-            if options[word]:
-                if i + 1 >= len(args):
-                    raise LsfError(f"{prog}: option requires an argument -- {word}")
-                i += 1
-                found.append((word, args[i]))
-            else:
-                found.append((word, None))
-        else:
-            # LSF's my_getopt takes the first option of its template that begins the word,
-            # longer names listed first (Jd: before J:, oo: before o:): the longest prefix.
-            # Its value is the rest of the word (-n4); a flag cannot have one (-Hx).
-            prefixes = [o for o in options if word.startswith(o)]
-            if not prefixes:
-                raise LsfError(f"{prog}: illegal option -- {word}")
-            name = max(prefixes, key=len)
-            if not options[name]:
-                raise LsfError(f"{prog}: option cannot have an argument -- {name}")
-            found.append((name, word[len(name):]))
-        i += 1
+    found, operands, _ = scan(prog, argv, words(options), dialect=LSF,
+                              stop_at_operand=stop_at_operand, error=LsfError)
     return found, operands
 
 

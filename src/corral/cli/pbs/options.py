@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from corral.cli.common.getopt import POSIX, letters, scan
 from corral.cli.common.translate import DEPENDENCY_KINDS, next_local_time, slurm_dependency
 from corral.cli.pbs.resources import RESOURCE_ERROR, apply_resources, parse_resource_list
 from corral.client import Client, ClientError, ControllerUnreachable
@@ -83,39 +84,9 @@ def getopt(prog: str, argv: Sequence[str], spec: str,
     """getopt(3) (the PBS commands have no long options): ([(letter, value)], operands,
     whether `--` ended the options), errors worded as glibc's. qsub stops at its script;
     with `permute` options may follow operands, as glibc lets qstat and qdel read them."""
-    takes = {c: spec[i + 1:i + 2] == ":" for i, c in enumerate(spec) if c != ":"}
-    found: list[tuple[str, str]] = []
-    operands: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            return found, operands + list(argv[i + 1:]), True
-        if not arg.startswith("-") or arg == "-":
-            if not permute:
-                return found, list(argv[i:]), False
-            operands.append(arg)
-            i += 1
-            continue
-        j = 1
-        while j < len(arg):
-            letter = arg[j]
-            if letter not in takes:
-                raise OptionProblem(f"{prog}: invalid option -- '{letter}'")
-            if not takes[letter]:
-                found.append((letter, ""))
-                j += 1
-                continue
-            value = arg[j + 1:]
-            if not value:
-                i += 1
-                if i >= len(argv):
-                    raise OptionProblem(f"{prog}: option requires an argument -- '{letter}'")
-                value = argv[i]
-            found.append((letter, value))
-            break
-        i += 1
-    return found, operands, False
+    found, operands, dashdash = scan(prog, argv, letters(spec), dialect=POSIX,
+                                     stop_at_operand=not permute, error=OptionProblem)
+    return [(letter, value or "") for letter, value in found], operands, dashdash
 
 
 class Options:
