@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from corral.cli.common.translate import expand_indices
 from corral.cli.lsf.bjobs import (
     HEADER,
     Row,
@@ -29,13 +30,13 @@ from corral.cli.lsf.bkill import parse_signal
 from corral.cli.lsf.options import (
     BSUB_OPTIONS,
     BSUB_UNSUPPORTED,
+    INDEX_LIMIT,
     LsfError,
     Options,
     build_request,
     check_supported,
     command_line,
     directives,
-    expand_indices,
     lsf_dependency,
     output_pattern,
     parse_args,
@@ -291,6 +292,7 @@ def test_job_ids() -> None:
     with pytest.raises(LsfError, match="x7: Illegal job ID."):
         parse_job_arg("x7")
     assert expand_indices("1-7:3,10%2") == [1, 4, 7, 10]
+    assert expand_indices("1-200000", INDEX_LIMIT) == list(range(1, INDEX_LIMIT + 1))
 
 
 def test_signals() -> None:

@@ -25,25 +25,39 @@ def slurm_unreachable(exc: ControllerUnreachable) -> str:
     return "Unable to contact slurm controller (connect failure)"
 
 
+# How a family words a failure: (the text for stderr, the exit code), or None to let it rise.
+Wording = Callable[[str, Exception], tuple[str, int] | None]
+
+
+def slurm_wording(prog: str, exc: Exception) -> tuple[str, int] | None:
+    """`PROG: error: MESSAGE`, exit 1 (a CommandError's own code)."""
+    if isinstance(exc, CommandError):
+        return f"{prog}: error: {exc.message}", exc.code
+    if isinstance(exc, ControllerUnreachable):
+        return f"{prog}: error: {exc}", 1
+    if isinstance(exc, ClientError):
+        return f"{prog}: error: {exc.message}", 1
+    return None
+
+
 def run_command(prog: str, body: Callable[[Client, list[str]], int],
-                argv: Sequence[str] | None = None) -> int:
-    """Runs `body(client, args)`; turns the expected failures into Slurm-style messages."""
+                argv: Sequence[str] | None = None, wording: Wording = slurm_wording) -> int:
+    """Runs `body(client, args)`; turns the expected failures into messages in the family's
+    words (Slurm's unless told): one line on stderr and an exit code, no traceback. A closed
+    pipe exits 0 and Ctrl-C 130, as in every family."""
     args = list(sys.argv[1:] if argv is None else argv)
     client = Client.from_env()
     try:
         return body(client, args)
-    except CommandError as exc:
-        print(f"{prog}: error: {exc.message}", file=sys.stderr)
-        return exc.code
-    except ControllerUnreachable as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        print(f"{prog}: error: {exc.message}", file=sys.stderr)
-        return 1
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        said = wording(prog, exc)
+        if said is None:
+            raise
+        print(said[0], file=sys.stderr)
+        return said[1]
     finally:
         client.close()

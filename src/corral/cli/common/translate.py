@@ -58,3 +58,18 @@ def dependency_terms(slurm: str) -> tuple[list[tuple[str, list[str]]], bool]:
         kind, _, ids = part.partition(":")
         terms.append((kind, [i for i in ids.split(":") if i]))
     return terms, "?" in slurm
+
+
+def expand_indices(text: str, limit: int | None = None) -> list[int]:
+    """A folded task string (`1-7:2,9%2`, `[1-3]`; a `%N` throttle ignored) → its task ids,
+    only the first `limit` when given; ValueError when a piece is not a number."""
+    ids: list[int] = []
+    for part in text.split("%")[0].strip("[]").split(","):
+        if not part:
+            continue
+        span, _, step = part.partition(":")
+        low, _, high = span.partition("-")
+        ids.extend(range(int(low), int(high or low) + 1, int(step or 1)))
+        if limit is not None and len(ids) > limit:
+            break
+    return ids if limit is None else ids[:limit]

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from corral.cli.common.runner import run_command
+from corral.cli.common.translate import expand_indices
 from corral.cli.lsf.options import (
+    INDEX_LIMIT,
     LsfError,
-    expand_indices,
     lsf_dependency,
     parse_args,
     parse_index_list,
@@ -160,7 +161,8 @@ def rows_of(job: Job) -> list[Row]:
     parent = job.get("array_job_id")
     folded = job.get("array_task_string")
     if folded:
-        return [Row(job, int(parent or job["job_id"]), i) for i in expand_indices(str(folded))]
+        return [Row(job, int(parent or job["job_id"]), i)
+                for i in expand_indices(str(folded), INDEX_LIMIT)]
     if job.get("array_task_id") is not None:
         return [Row(job, int(parent or job["job_id"]), int(job["array_task_id"]))]
     return [Row(job, int(job["job_id"]), None)]

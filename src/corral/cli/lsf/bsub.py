@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from corral.cli.common.runner import run_command
 from corral.cli.lsf.options import (
     BSUB_OPTIONS,
     BSUB_UNSUPPORTED,
@@ -209,25 +210,19 @@ def submit(argv: Sequence[str], client: Client) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    client = Client.from_env()
-    try:
-        return submit(args, client)
-    except LsfError as exc:
+def bsub_wording(prog: str, exc: Exception) -> tuple[str, int] | None:
+    """LSF's getopt mistakes with the usage; the others as "... Job not submitted."; exit 255."""
+    if isinstance(exc, LsfError):
         if exc.message.startswith("bsub: "):
-            print(exc.message, file=sys.stderr)
-            print(USAGE, end="", file=sys.stderr)
-        else:
-            print(f"{exc.message}. Job not submitted.", file=sys.stderr)
-        return 255
-    except ControllerUnreachable as exc:
-        print(f"{exc}. Job not submitted.", file=sys.stderr)
-        return 255
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        client.close()
+            return exc.message + "\n" + USAGE.removesuffix("\n"), 255
+        return f"{exc.message}. Job not submitted.", 255
+    if isinstance(exc, ControllerUnreachable):
+        return f"{exc}. Job not submitted.", 255
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("bsub", lambda client, args: submit(args, client), argv, bsub_wording)
 
 
 if __name__ == "__main__":

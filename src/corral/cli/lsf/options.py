@@ -18,6 +18,7 @@ from corral.cli.common.getopt import LSF, scan, words
 from corral.cli.common.translate import dependency_terms, next_local_time, slurm_dependency
 
 MAX_ARRAY_SIZE = 1000  # LSF's default MAX_JOB_ARRAY_SIZE, which also bounds the indices
+INDEX_LIMIT = 100_000  # the most tasks of one folded array record bjobs and bqueues count
 
 
 class LsfError(Exception):
@@ -146,16 +147,6 @@ def parse_index_list(text: str) -> list[tuple[int, int, int]]:
         end = int(match.group(2)) if match.group(2) else start
         items.append((start, end, int(match.group(3) or 1)))
     return items
-
-
-def expand_indices(text: str, limit: int = 100_000) -> list[int]:
-    """Slurm's or LSF's index list (`1-5:2,9`, a `%N` throttle ignored) → the indices."""
-    out: list[int] = []
-    for start, end, step in parse_index_list(text.split("%", 1)[0]):
-        out.extend(range(start, end + 1, max(1, step)))
-        if len(out) > limit:
-            break
-    return out[:limit]
 
 
 def parse_job_name(text: str) -> tuple[str, str | None]:

@@ -8,11 +8,13 @@ slots, `closed` when full, `closed_Adm` when drained and `unavail` when its agen
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from corral.cli.lsf.options import LsfError, expand_indices, parse_args
-from corral.client import Client
+from corral.cli.common.runner import run_command
+from corral.cli.common.translate import expand_indices
+from corral.cli.lsf.options import INDEX_LIMIT, LsfError, parse_args
+from corral.client import Client, ControllerUnreachable
 
 Rec = Mapping[str, Any]
 QUEUE_HEADER = ("QUEUE_NAME      PRIO STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN  "
@@ -32,7 +34,7 @@ def queue_counts(jobs: Sequence[Rec]) -> tuple[int, int, int]:
         state = job.get("state")
         if state == "PENDING":
             text = str(job.get("array_task_string") or "")
-            pend += _slots(job) * (len(expand_indices(text)) if text else 1)
+            pend += _slots(job) * (len(expand_indices(text, INDEX_LIMIT)) if text else 1)
         elif state in ("RUNNING", "COMPLETING"):
             run += _slots(job)
         elif state == "SUSPENDED":
@@ -179,23 +181,17 @@ def bhist(client: Client, argv: Sequence[str]) -> int:
     return 0
 
 
-def run(prog: str, body: Any, argv: Sequence[str] | None) -> int:
-    from corral.client import ControllerUnreachable
+def lsf_wording(prog: str, exc: Exception) -> tuple[str, int] | None:
+    """LSF's own message, or LSF's words for a master that does not answer; exit 255."""
+    if isinstance(exc, LsfError):
+        return exc.message, 255
+    if isinstance(exc, ControllerUnreachable):
+        return f"{exc}. LSF is down. Please wait ...", 255
+    return None
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    client = Client.from_env()
-    try:
-        return int(body(client, args))
-    except LsfError as exc:
-        print(exc.message, file=sys.stderr)
-        return 255
-    except ControllerUnreachable as exc:
-        print(f"{exc}. LSF is down. Please wait ...", file=sys.stderr)
-        return 255
-    except BrokenPipeError:
-        return 0
-    finally:
-        client.close()
+
+def run(prog: str, body: Callable[[Client, list[str]], int], argv: Sequence[str] | None) -> int:
+    return run_command(prog, body, argv, lsf_wording)
 
 
 def main_bqueues(argv: Sequence[str] | None = None) -> int:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from corral.cli.common.getopt import POSIX, letters, scan
+from corral.cli.common.runner import run_command
 from corral.cli.common.translate import DEPENDENCY_KINDS, next_local_time, slurm_dependency
 from corral.cli.pbs.resources import RESOURCE_ERROR, apply_resources, parse_resource_list
 from corral.client import Client, ClientError, ControllerUnreachable
@@ -452,23 +452,17 @@ def command_script(argv: Sequence[str]) -> str:
     return "#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in argv) + "\n"
 
 
+def pbs_wording(prog: str, exc: Exception) -> tuple[str, int] | None:
+    """PBS's wording for an unreachable or refusing server."""
+    if isinstance(exc, ControllerUnreachable):
+        return (f"{prog}: cannot connect to server {exc.address} "
+                f"({str(exc).rsplit(': ', 1)[-1]})", 1)
+    if isinstance(exc, ClientError):
+        return f"{prog}: {exc.message}", 1
+    return None
+
+
 def run_pbs_command(prog: str, body: Callable[[Client, list[str]], int],
                     argv: Sequence[str] | None = None) -> int:
-    """run_command for the PBS front-ends: PBS's wording for an unreachable or refusing server."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    client = Client.from_env()
-    try:
-        return body(client, args)
-    except ControllerUnreachable as exc:
-        print(f"{prog}: cannot connect to server {exc.address} ({str(exc).rsplit(': ', 1)[-1]})",
-              file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        print(f"{prog}: {exc.message}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        client.close()
+    """run_command for the PBS front-ends, in PBS's words."""
+    return run_command(prog, body, argv, pbs_wording)

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from corral.cli.common.translate import expand_indices
+
 Record = Mapping[str, Any]
 
 DEFAULT_HEADER = ("Job id            Name             User              Time Use S Queue\n"
@@ -48,18 +50,6 @@ class PbsJob:
 
 
 # -- grouping --------------------------------------------------------------------------------
-
-def expand_indices(text: str) -> list[int]:
-    """A folded task string (`1-7:2,9%2`) → its task ids."""
-    ids: list[int] = []
-    for part in text.split("%")[0].strip("[]").split(","):
-        if not part:
-            continue
-        span, _, step = part.partition(":")
-        low, _, high = span.partition("-")
-        ids.extend(range(int(low), int(high or low) + 1, int(step or 1)))
-    return ids
-
 
 def _tasks(records: Sequence[Record]) -> list[tuple[int, Record]]:
     """(index, record) of every subjob; still-pending ones share the array's pending record."""
