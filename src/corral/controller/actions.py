@@ -34,18 +34,22 @@ class UserActions(JobBook):
     an allocation; and the job id forms that name them."""
 
     def _owned(self, job_id: int, caller: Caller) -> Job:
-        job = self.get(job_id)
+        job = self.latest(job_id)
+        if job is None:
+            self.get(job_id)  # NotFound, in its words
+            raise AssertionError
         if not caller.may_change(job):
             raise PermissionDenied()
         return job
 
 
-    def cancel(self, jobs: Sequence[Job], caller: Caller, signal: int | None = None,
-               batch_only: bool = False) -> tuple[list[int], list[dict[str, Any]]]:
+    async def cancel(self, jobs: Sequence[Job], caller: Caller, signal: int | None = None,
+                     batch_only: bool = False) -> tuple[list[int], list[dict[str, Any]]]:
         done: list[int] = []
         errors: list[dict[str, Any]] = []
         events: list[tuple[int, Event]] = []
-        for job in jobs:
+        for named in jobs:
+            job = self.latest(named.job_id) or named
             if job.state.is_terminal:
                 continue
             if not caller.may_change(job):
@@ -60,7 +64,7 @@ class UserActions(JobBook):
                 continue
             events.append((job.job_id, JobCancelled(caller.uid)))
             done.append(job.job_id)
-        self.transition(events)
+        await self.transition(events)
         return done, errors
 
     def resolve(self, ids: Sequence[int | str]) -> tuple[list[Job], dict[int, set[int]]]:
@@ -97,57 +101,66 @@ class UserActions(JobBook):
                         pending[job.job_id] = inside
         return jobs, pending
 
-    def cancel_pending_tasks(self, pending: dict[int, set[int]], caller: Caller) -> tuple[list[str], list[dict[str, Any]]]:
+    async def cancel_pending_tasks(self, pending: dict[int, set[int]], caller: Caller) -> tuple[list[str], list[dict[str, Any]]]:
         """Cancels tasks still inside a pending array's record: each becomes its own record."""
         done: list[str] = []
         errors: list[dict[str, Any]] = []
         new_ids = self._fresh_ids()
         for meta_id, tasks in pending.items():
-            meta = self.jobs[meta_id]
+            meta = self.latest(meta_id)
+            if meta is None or meta.state is not JobState.PENDING or not meta.array_tasks:
+                continue  # its tasks left the record meanwhile (a pass started them)
             if not caller.may_change(meta):
                 errors.append({"job_id": meta_id, "error": "Access/permission denied"})
                 continue
+            inside = set(parse_indices(meta.array_tasks))
+            tasks = tasks & inside
+            if not tasks:
+                continue
             meta_after, fresh, ids = arrays.split(meta, sorted(tasks), new_ids)
-            self._commit([(meta_after, None, False)] + [(j, None, True) for j in fresh],
-                         uuid.uuid4().hex[:12], kind="ArrayTaskSplit")
-            self.transition([(job_id, JobCancelled(caller.uid)) for job_id in ids.values()])
+            # The split and the cancel are made together: nothing comes between them.
+            self._stage([(meta_after, None, False)] + [(j, None, True) for j in fresh],
+                        uuid.uuid4().hex[:12], kind="ArrayTaskSplit")
+            await self.transition([(job_id, JobCancelled(caller.uid)) for job_id in ids.values()])
             done.extend(f"{meta_id}_{t}" for t in sorted(tasks))
         return done, errors
 
-    def hold(self, job_id: int, caller: Caller) -> Job:
+    async def hold(self, job_id: int, caller: Caller) -> Job:
         job = self._owned(job_id, caller)
         if job.state is not JobState.PENDING:
             raise InvalidRequest("Job is no longer pending execution")
-        return self.transition([(job_id, JobHeld(caller.uid))])[0]
+        return (await self.transition([(job_id, JobHeld(caller.uid))]))[0]
 
-    def release(self, job_id: int, caller: Caller) -> Job:
+    async def release(self, job_id: int, caller: Caller) -> Job:
         job = self._owned(job_id, caller)
         if job.state is not JobState.PENDING:
             raise InvalidRequest("Job is no longer pending execution")
-        return self.transition([(job_id, JobReleased(caller.uid))])[0]
+        return (await self.transition([(job_id, JobReleased(caller.uid))]))[0]
 
-    def end_allocation(self, job_id: int, caller: Caller, exit_code: int, exit_signal: int) -> Job:
+    async def end_allocation(self, job_id: int, caller: Caller, exit_code: int, exit_signal: int) -> Job:
         """salloc's command or srun's step ended (Slurm's slurm_complete_job): the allocation
         ends with that status; one still pending is cancelled, one already over stays so."""
         job = self._owned(job_id, caller)
         if not job.spec.interactive:
             raise InvalidRequest("Job is not an allocation (it has a batch script)")
         if job.state is JobState.PENDING:
-            return self.transition([(job_id, JobCancelled(caller.uid))])[0]
+            return (await self.transition([(job_id, JobCancelled(caller.uid))]))[0]
         if job.state.is_terminal:
             return job
-        return self.transition([(job_id, AllocationEnded(exit_code, exit_signal))])[0]
+        return (await self.transition([(job_id, AllocationEnded(exit_code, exit_signal))]))[0]
 
-    def requeue(self, job_id: int, caller: Caller) -> Job:
+    async def requeue(self, job_id: int, caller: Caller) -> Job:
         job = self._owned(job_id, caller)
         if job.state in (JobState.PENDING, JobState.COMPLETING):
             raise InvalidRequest("Job is pending execution" if job.state is JobState.PENDING
                                  else "Job is currently being requeued or completing")
         if not job.spec.requeue:
             raise InvalidRequest("Requested operation is presently disabled")
-        return self.transition([(job_id, JobRequeued(caller.uid))])[0]
+        return (await self.transition([(job_id, JobRequeued(caller.uid))]))[0]
 
-    def update(self, job_id: int, changes: dict[str, Any], caller: Caller) -> Job:
+    async def update(self, job_id: int, changes: dict[str, Any], caller: Caller) -> Job:
+        text = (changes.get("dependency") or "").strip()
+        exists = await self.known_jobs(text) if text not in ("", "0") else None
         job = self._owned(job_id, caller)
         if job.state.is_terminal:
             raise InvalidRequest("Job has already finished")
@@ -160,16 +173,17 @@ class UserActions(JobBook):
         if "dependency" in changes:
             if job.state is not JobState.PENDING:
                 raise InvalidRequest("Job is no longer pending execution")
-            text = (changes["dependency"] or "").strip()
-            if text in ("", "0"):
+            if exists is None:
                 changes = {**changes, "dependency": None, "dependency_shown": None}
             else:
-                validate_dependency(text, self.job_exists)
+                validate_dependency(text, exists)
                 changes = {**changes, "dependency": text}
-        updated = self.transition([(job_id, JobUpdated(changes))])[0]
+        committed = (await self.transition([(job_id, JobUpdated(changes))]))[0]
+        updated = committed
         if "nice" in changes:
-            updated = replace(updated, priority=priority_of(updated))
-            self.jobs[job_id] = updated
+            updated = replace(committed, priority=priority_of(committed))
+            if self.jobs.get(job_id) is committed and job_id not in self.pending:
+                self.jobs[job_id] = updated  # else a later change is on its way: next pass
         if "time_limit" in changes and updated.state is JobState.RUNNING and updated.nodes:
             self.registry.send(updated.nodes[0], TimeLimitCommand(
                 kind="time_limit", job_id=job_id, attempt=updated.attempt,

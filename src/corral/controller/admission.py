@@ -4,6 +4,7 @@ _job_create), or is refused with Slurm's words."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 
 from corral.controller.auth import Caller
@@ -38,7 +39,8 @@ class Admission(JobBook):
         return next(iter(self.partitions.values()))
 
 
-    def build_job(self, spec: JobSpec, job_id: int, now: float) -> Job:
+    def build_job(self, spec: JobSpec, job_id: int, now: float,
+                  exists: Callable[[int], bool] = lambda _: True) -> Job:
         spec = self.accounting.admit(spec)
         if spec.partition:
             partition = self.partitions.get(spec.partition)
@@ -68,7 +70,7 @@ class Admission(JobBook):
                 raise InvalidRequest(f"Batch job submission failed: {exc}") from None
             job = replace(job, array_job_id=job_id, array_tasks=fold(ids), array_throttle=throttle)
         if spec.dependency is not None:
-            validate_dependency(spec.dependency, self.job_exists)
+            validate_dependency(spec.dependency, exists)
         job = replace(job, priority=priority_of(job))
         problem = never_fits_reason(job, per_node_request(spec, mem), partition, list(nodes.values()))
         if problem:
@@ -77,25 +79,26 @@ class Admission(JobBook):
         self.accounting.check(job, partition, self.scheduler.limits)
         return job
 
-    def job_exists(self, job_id: int) -> bool:
-        return (job_id in self.jobs or job_id in self.ended
-                or bool(self.store.history(job_ids=[job_id])))
-
-    def submit(self, spec: JobSpec, caller: Caller, *, test_only: bool = False) -> Job:
+    async def submit(self, spec: JobSpec, caller: Caller, *, test_only: bool = False) -> Job:
+        """Returns once the job is committed (or, with test_only, built)."""
         if caller.uid != spec.uid and not caller.operator:
             raise PermissionDenied("Access/permission denied: cannot submit as another user")
+        exists = await self.known_jobs(spec.dependency) if spec.dependency else None
         now = self.clock()
-        job = self.build_job(spec, self.next_id, now)
+        if exists is None:
+            job = self.build_job(spec, self.next_id, now)
+        else:
+            job = self.build_job(spec, self.next_id, now, exists)
         if test_only:
             return job
         self.next_id += 1
-        self._commit([(job, None, True)], uuid.uuid4().hex[:12])
-        self.on_change()
+        done = self._stage([(job, None, True)], uuid.uuid4().hex[:12], now=now, wake=True)
+        await done
         return job
 
     def test_only(self, job: Job) -> CycleResult:
         now = self.clock()
-        pending = [j for j in self.jobs.values() if j.state is JobState.PENDING] + [job]
+        pending = [j for j in self.current() if j.state is JobState.PENDING] + [job]
         # A scheduler of its own: the live one must not remember a job that was never queued.
         return self._cycle(pending, now, Scheduler(self.partitions, self._context()))
 

@@ -55,12 +55,14 @@ def create_app(settings: ControllerSettings, store: Store, clock: Callable[[], f
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         controller = Controller(settings, store, clock)
         app.state.controller = controller
+        controller.writer.start()
         loop_task = asyncio.create_task(controller.scheduling_loop())
         controller.wake.set()
         yield
         loop_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop_task
+        await controller.writer.stop()
 
     app = FastAPI(title="corral", version=__version__, lifespan=lifespan,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)

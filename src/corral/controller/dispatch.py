@@ -64,13 +64,16 @@ class Dispatch(JobBook):
             pass  # resources are derived from the active jobs; nothing to hand back
 
 
-    def agent_reports(self, node: str, reports: Sequence[Report]) -> None:
+    async def agent_reports(self, node: str, reports: Sequence[Report]) -> None:
+        for report in reports:
+            if isinstance(report, StepFinishedReport):
+                await settle_report(self, node, report)  # srun steps: controller/steps.py
+        # The jobs' own reports, made into events at one instant and committed together.
         events: list[tuple[int, Event]] = []
         for report in reports:
             if isinstance(report, StepFinishedReport):
-                settle_report(self, node, report)  # srun steps: controller/steps.py
                 continue
-            job = self.jobs.get(report.job_id)
+            job = self.latest(report.job_id)
             if job is None or job.attempt != report.attempt or not job.nodes \
                     or not job.state.is_active:
                 continue  # stale: an older attempt, or already settled
@@ -97,13 +100,13 @@ class Dispatch(JobBook):
                     user_cpu_s=report.user_cpu_s, system_cpu_s=report.system_cpu_s,
                     gpu_util=report.gpu_util, gpu_mem_kb=report.gpu_mem_kb,
                     gpu_idle=report.gpu_idle, end_time=report.end_time, node=node)))
-        self.transition(events, cause=f"agent:{node}")
+        await self.transition(events, cause=f"agent:{node}")
 
-    def reconcile(self, node: str, inventory: Sequence[InventoryEntry]) -> None:
+    async def reconcile(self, node: str, inventory: Sequence[InventoryEntry]) -> None:
         """After an agent (re)registers: resend what it missed, fail what it lost, stop strays."""
         known = {(entry.job_id, entry.attempt) for entry in inventory}
         events: list[tuple[int, Event]] = []
-        for job in list(self.jobs.values()):
+        for job in list(self.current()):
             if node in job.cleanup_nodes:
                 self._carry_out(CleanupJob(job.job_id, job.attempt, (node,)))  # asked again
             if not job.state.is_active or not job.nodes or job.nodes[0] != node \
@@ -118,21 +121,21 @@ class Dispatch(JobBook):
                 log.warning("node %s lost job %s", node, job.job_id)
                 events.append((job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job))))
         for job_id, attempt in known:
-            ran = self.jobs.get(job_id)
+            ran = self.latest(job_id)
             if ran is None or ran.attempt != attempt or not ran.state.is_active:
                 self.registry.send(node, CancelCommand(kind="cancel", job_id=job_id,
                                                        attempt=attempt))
-        self.transition(events, cause=f"register:{node}")
+        await self.transition(events, cause=f"register:{node}")
 
-    def node_failed(self, node: str, cause: str) -> list[Job]:
+    async def node_failed(self, node: str, cause: str) -> list[Job]:
         """The node is DOWN: every job with a part on it ends NODE_FAIL, or goes back to the
         queue when it may be requeued; the node is told to stop them, should it still hear."""
         events: list[tuple[int, Event]] = [
             (job.job_id, NodeFailed(node, requeue=self._requeue_on_node_fail(job)))
-            for job in self.jobs.values() if job.state.is_active and node in job.allocation]
+            for job in self.current() if job.state.is_active and node in job.allocation]
         for job_id, _ in events:
             log.warning("node %s failed job %s (%s)", node, job_id, cause)
-        return self.transition(events, cause=cause)
+        return await self.transition(events, cause=cause)
 
     @staticmethod
     def _requeue_on_node_fail(job: Job) -> bool:
@@ -140,18 +143,18 @@ class Dispatch(JobBook):
         # submitted with --no-requeue; an allocation (salloc) has no script to run again.
         return job.spec.requeue and not job.spec.interactive
 
-    def _return_stranded_launches(self, now: float) -> None:
+    async def _return_stranded_launches(self, now: float) -> None:
         """A launch that a silent node never received returns its job to the queue: the job
         never ran, so it runs elsewhere whatever its --requeue."""
         events: list[tuple[int, Event]] = []
         for node, job_id, attempt in self.registry.stranded_launches(now, self.settings.node_timeout):
             # Withdrawn first: a node that wakes up must not start an attempt that is over.
             self.registry.queue(node).withdraw_launch(job_id, attempt)
-            job = self.jobs.get(job_id)
+            job = self.latest(job_id)
             if job is not None and job.attempt == attempt and job.state is JobState.RUNNING \
                     and not job.launched:
                 log.warning("node %s is not responding; job %s goes back to the queue", node, job_id)
                 events.append((job_id, NodeFailed(node, requeue=True)))
         if events:
-            self.transition(events, cause="launch-lost")
+            await self.transition(events, cause="launch-lost")
 

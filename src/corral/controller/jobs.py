@@ -3,6 +3,7 @@ acknowledged, transitions applied through core.lifecycle, effects handed to the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from corral.controller.accounting import Accounting
@@ -15,6 +16,7 @@ from corral.controller.ledger import JobBook, changes_job
 from corral.controller.nodes import NodeRegistry
 from corral.controller.observers import Observers
 from corral.controller.queue import MAX_TASKS_PER_PASS, PassPlan, QueuePasses
+from corral.controller.writer import InlineWriter, Writer
 from corral.core.cycle import CycleResult
 from corral.core.dependencies import RefJob
 from corral.core.scheduler import Scheduler
@@ -30,13 +32,18 @@ class JobManager(Admission, UserActions, QueuePasses, Dispatch):
 
     def __init__(self, settings: ControllerSettings, store: Store, registry: NodeRegistry,
                  clock: Callable[[], float], on_change: Callable[[], None] = lambda: None,
-                 observers: Observers | None = None) -> None:
+                 observers: Observers | None = None, writer: Writer | None = None) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry
         self.clock = clock
         self.on_change = on_change
         self.observers = observers if observers is not None else Observers()
+        # Every change goes to the store through the writer: at once in this thread (tests,
+        # in-process drivers) unless the live controller hands its StoreWriter.
+        self.writer: Writer = writer if writer is not None else InlineWriter(store)
+        self.pending: dict[int, Job] = {}
+        self.settling = asyncio.Lock()  # one step report at a time (steps.settle_report)
         self.partitions = {p.name: p for p in settings.partitions}
         self.jobs: dict[int, Job] = {}
         self.next_id = 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,31 +75,34 @@ class QueuePasses(JobBook):
         return nodes
 
     def _cycle(self, pending: Sequence[Job], now: float, scheduler: Scheduler) -> CycleResult:
-        active = [j for j in self.jobs.values() if j.state.is_active]
+        active = [j for j in self.current() if j.state.is_active]
         return scheduler.full_pass(pending, active, self.nodes_view(active, now), now)
 
-    def schedule(self) -> CycleResult:
+    async def schedule(self) -> CycleResult:
         """One whole pass, in the caller's thread (tests, the simulator's comparison)."""
-        plan = self.plan_pass()
-        return self.apply_pass(plan, self.decide(plan))
+        plan = await self.plan_pass()
+        return await self.apply_pass(plan, self.decide(plan))
 
     def decide(self, plan: PassPlan) -> CycleResult:
         """The pure part of a pass, on the plan's snapshot: safe to run in a worker thread
         while the API goes on changing the live queue (apply_pass sorts that out)."""
         return self.scheduler.full_pass(plan.candidates, plan.active, plan.nodes, plan.now)
 
-    def plan_pass(self) -> PassPlan:
+    async def plan_pass(self) -> PassPlan:
         """Gates dependencies and begin times, offers array tasks, charges usage, and takes
-        the snapshot a pass decides on."""
+        the snapshot a pass decides on (jobs as their last change left them: a job whose
+        change is still on its way to the store is planned as it will be)."""
         now = self.clock()
-        self._return_stranded_launches(now)
-        pending = [j for j in self.jobs.values() if j.state is JobState.PENDING]
+        await self._return_stranded_launches(now)
+        pending = [j for j in self.current() if j.state is JobState.PENDING]
         past = expired(pending, now)  # --deadline: PENDING -> DEADLINE before the pass
         if past:
-            self.transition([(job_id, DeadlinePassed()) for job_id in past], cause="deadline")
-            pending = [j for j in pending if j.job_id not in past]
+            await self.transition([(job_id, DeadlinePassed()) for job_id in past
+                                   if self._is_pending(job_id)], cause="deadline")
+            pending = [j for j in self.current() if j.state is JobState.PENDING]
+        # Nothing is awaited from here on: the plan is taken at one instant.
         # The index walks the whole queue: build it only in passes that have dependencies.
-        index = DependencyIndex(self.jobs.values(), self.ended) \
+        index = DependencyIndex(self.current(), self.ended) \
             if any(j.dependency for j in pending) else None
         considered: list[Job] = []
         gated: dict[int, Reason] = {}
@@ -107,7 +110,9 @@ class QueuePasses(JobBook):
         for job in pending:
             verdict = index.verdict(job, now, own_task=job.array_task_id) if index and job.dependency \
                 else NO_DEPENDENCY
-            if verdict.shown != job.dependency_shown:
+            if verdict.shown != job.dependency_shown and job.job_id not in self.pending:
+                # What the pass shows is not committed; a job with a change on its way
+                # shows it after the next pass.
                 job = self.jobs[job.job_id] = replace(job, dependency_shown=verdict.shown)
             reason = None if job.held else gate_reason(job, verdict, now)
             if reason is None and self._waits_for_preemptor(job.job_id):
@@ -128,18 +133,27 @@ class QueuePasses(JobBook):
                 gated[job.job_id] = Reason.JOB_ARRAY_TASK_LIMIT
         for meta_id, verdict in blocked.items():
             # Every offered task still waits for its partner task (aftercorr).
-            gated[meta_id] = gate_reason(self.jobs[meta_id], verdict, now) or Reason.DEPENDENCY
-            self.jobs[meta_id] = replace(self.jobs[meta_id], dependency_shown=verdict.shown)
-        self.accounting.accrue(self.jobs.values(), now)
+            meta = self.latest(meta_id)
+            assert meta is not None
+            gated[meta_id] = gate_reason(meta, verdict, now) or Reason.DEPENDENCY
+            if meta_id not in self.pending:
+                self.jobs[meta_id] = replace(meta, dependency_shown=verdict.shown)
+        self.accounting.accrue(self.current(), now)
         self.scheduler.set_context(self._context())
-        active = [j for j in self.jobs.values() if j.state.is_active]
-        snapshot = {j.job_id: self.jobs[j.job_id] for j in pending}
+        active = [j for j in self.current() if j.state.is_active]
+        snapshot = {j.job_id: latest for j in pending
+                    if (latest := self.latest(j.job_id)) is not None}
         return PassPlan(now, snapshot, gated, doomed, candidates, origin, active,
                         self.nodes_view(active, now))
 
-    def apply_pass(self, plan: PassPlan, result: CycleResult) -> CycleResult:
+    def _is_pending(self, job_id: int) -> bool:
+        job = self.latest(job_id)
+        return job is not None and job.state is JobState.PENDING
+
+    async def apply_pass(self, plan: PassPlan, result: CycleResult) -> CycleResult:
         """Applies a pass's decisions to the jobs it decided on that are still as they were;
-        a job cancelled, held or changed meanwhile is left for the next pass."""
+        a job cancelled, held or changed meanwhile is left for the next pass. Its changes
+        are made at one instant (nothing comes between them), then their commit awaited."""
         self.last_cycle = result
         origin, gated = plan.origin, plan.gated
         # A pending array shows the reason of its lowest offered task.
@@ -147,8 +161,8 @@ class QueuePasses(JobBook):
                            sorted(origin.items(), key=lambda item: item[1][1], reverse=True)}
         reserved = {r.job_id: r.nodes for r in result.reservations}
         for job_id, seen in plan.snapshot.items():
-            job = self.jobs.get(job_id)
-            if job is not seen:
+            job = self.latest(job_id)
+            if job is not seen or job is None:
                 continue
             key = first_candidate.get(job_id, job_id)
             reason = gated.get(job_id) or result.reasons.get(key)
@@ -158,35 +172,43 @@ class QueuePasses(JobBook):
             if reason is None:  # it starts: keep what the pass last said, but its priority
                 reason, estimate, sched = job.reason, job.estimated_start, job.sched_nodes
             if (reason, estimate, priority, sched) != (job.reason, job.estimated_start,
-                                                       job.priority, job.sched_nodes):
+                                                       job.priority, job.sched_nodes) \
+                    and job_id not in self.pending:  # shown after the next pass, else
                 updated = replace(job, reason=reason, estimated_start=estimate, priority=priority,
                                   sched_nodes=sched)
                 self.jobs[job_id] = plan.snapshot[job_id] = updated
         # An array task starts from its array's record: that record must be unchanged.
         records = [origin[s.job_id][0] if s.job_id in origin else s.job_id for s in result.starts]
         still = [s for s, rid in zip(result.starts, records, strict=True)
-                 if self.jobs.get(rid) is plan.snapshot.get(rid)]
-        starts = self._split_started(still, origin)
+                 if self.latest(rid) is plan.snapshot.get(rid)]
+        commits: list[Awaitable[None]] = []
+        starts = self._split_started(still, origin, commits)
         if starts:
-            self.transition([(s.job_id, JobAllocated(s.allocation)) for s in starts])
-        self._preempt(result)
+            done, _ = self._stage_transition([(s.job_id, JobAllocated(s.allocation))
+                                              for s in starts])
+            commits.append(done)
+        self._preempt(result, commits)
         if plan.doomed:
-            self.transition([(job_id, JobCancelled(0)) for job_id in plan.doomed
-                             if self.jobs[job_id].state is JobState.PENDING], cause="dependency")
+            done, _ = self._stage_transition([(job_id, JobCancelled(0)) for job_id in plan.doomed
+                                              if self._is_pending(job_id)], cause="dependency")
+            commits.append(done)
+        for done in commits:
+            await done
         return result
 
-    def _preempt(self, result: CycleResult) -> None:
+    def _preempt(self, result: CycleResult, commits: list[Awaitable[None]]) -> None:
         """Signals the jobs the pass chose to make room for a higher QOS; each ends (or is
         requeued) after its QOS's GraceTime, and its nodes go to the preemptor next pass."""
         events: list[tuple[int, Event]] = []
         self.preempting = {v: p for v, p in self.preempting.items()
-                           if v in self.jobs and not self.jobs[v].state.is_terminal
+                           if (job := self.latest(v)) is not None and not job.state.is_terminal
                            and self._waits_for_preemptor(v)}
         # A preemptor whose victims are still in their grace time is already served: the
         # pass does not see their resources coming free and would pick more victims.
-        waiting = {p for v, p in self.preempting.items() if self.jobs[v].state.is_active}
+        waiting = {p for v, p in self.preempting.items()
+                   if (job := self.latest(v)) is not None and job.state.is_active}
         for p in result.preemptions:
-            victim = self.jobs.get(p.job_id)
+            victim = self.latest(p.job_id)
             if victim is None or victim.state is not JobState.RUNNING or p.for_job in waiting:
                 continue
             self.preempting[p.job_id] = p.for_job
@@ -194,10 +216,10 @@ class QueuePasses(JobBook):
             events.append((p.job_id, JobPreempted(p.for_job, requeue=p.mode is PreemptMode.REQUEUE,
                                                   grace_time=p.grace_time)))
         if events:
-            self.transition(events, cause="preempt")
+            commits.append(self._stage_transition(events, cause="preempt")[0])
 
     def _waits_for_preemptor(self, victim_id: int) -> bool:
-        preemptor = self.jobs.get(self.preempting.get(victim_id, -1))
+        preemptor = self.latest(self.preempting.get(victim_id, -1))
         return preemptor is not None and preemptor.state is JobState.PENDING
 
     def _offer_arrays(self, considered: Sequence[Job], index: DependencyIndex | None, now: float
@@ -209,7 +231,7 @@ class QueuePasses(JobBook):
         blocked: dict[int, Verdict] = {}
         if not arrays_pending:
             return list(considered), {}, blocked
-        active = [j for j in self.jobs.values() if j.state.is_active]
+        active = [j for j in self.current() if j.state.is_active]
         views = self.registry.resources(active, now, self.settings.node_timeout)
         free_cpus = sum(v.free_cpus for v in views.values() if v.available)
         running: dict[int, int] = {}
@@ -238,8 +260,10 @@ class QueuePasses(JobBook):
             candidates.extend(offered)
         return candidates, origin, blocked
 
-    def _split_started(self, starts: Sequence[Start], origin: dict[int, tuple[int, int]]) -> list[Start]:
-        """Gives each started array task a record of its own; returns starts by real job id."""
+    def _split_started(self, starts: Sequence[Start], origin: dict[int, tuple[int, int]],
+                       commits: list[Awaitable[None]]) -> list[Start]:
+        """Gives each started array task a record of its own (the change's commit goes to
+        `commits`); returns starts by real job id."""
         by_array: dict[int, list[Start]] = {}
         real: list[Start] = []
         for start in starts:
@@ -253,11 +277,13 @@ class QueuePasses(JobBook):
         new_ids = self._fresh_ids()
         for meta_id, started in by_array.items():
             tasks = [origin[s.job_id][1] for s in started]
-            meta_after, fresh, ids = arrays.split(self.jobs[meta_id], tasks, new_ids)
+            meta = self.latest(meta_id)
+            assert meta is not None
+            meta_after, fresh, ids = arrays.split(meta, tasks, new_ids)
             changes.append((meta_after, None, False))
             changes.extend((job, None, True) for job in fresh)
             real.extend(replace(s, job_id=ids[origin[s.job_id][1]]) for s in started)
-        self._commit(changes, uuid.uuid4().hex[:12], kind="ArrayTaskSplit")
+        commits.append(self._stage(changes, uuid.uuid4().hex[:12], kind="ArrayTaskSplit"))
         return real
 
     # -- what users ask of the scheduler -----------------------------------------------------
@@ -316,7 +342,8 @@ class QueuePasses(JobBook):
         """Ended jobs leave the live queue after MinJobAge; sacct still has them."""
         cutoff = self.clock() - self.settings.min_job_age
         for job_id in [j.job_id for j in self.jobs.values()
-                       if j.state.is_terminal and (j.end_time or 0) < cutoff]:
+                       if j.state.is_terminal and (j.end_time or 0) < cutoff
+                       and j.job_id not in self.pending]:
             job = self.jobs.pop(job_id)
             self.ended[job_id] = (job.array_job_id, ref_of(job))
 

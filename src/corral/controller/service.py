@@ -22,6 +22,7 @@ from corral.controller.jobtoken import token_key
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.observers import Observers
 from corral.controller.records import job_record, node_record
+from corral.controller.writer import StoreWriter
 from corral.model.job import Job
 from corral.settings import ControllerSettings
 from corral.store.store import Store
@@ -47,8 +48,10 @@ class Controller:
                                      observers=self.observers, save=store.save_node,
                                      timeout=settings.node_timeout)
         self.wake = asyncio.Event()
+        # The store's one writer: commits in a thread of its own, a burst in one transaction.
+        self.writer = StoreWriter(store)
         self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set,
-                               observers=self.observers)
+                               observers=self.observers, writer=self.writer)
         self.jobs.load()
         # The loaded queue lives as long as the controller: keep it out of the collector's
         # scans, which would otherwise walk 100k jobs during every big scheduling pass.
@@ -63,13 +66,13 @@ class Controller:
             self.wake.clear()
             await asyncio.sleep(0)  # let submits that arrived together land in one pass
             try:
-                plan = self.jobs.plan_pass()
+                plan = await self.jobs.plan_pass()
                 if len(plan.candidates) + len(plan.active) < INLINE_PASS:
                     result = self.jobs.decide(plan)  # a few ms: no thread hand-off delay
                 else:
                     # A big pass runs beside the event loop, so that the API keeps answering.
                     result = await asyncio.to_thread(self.jobs.decide, plan)
-                self.jobs.apply_pass(plan, result)
+                await self.jobs.apply_pass(plan, result)
                 self.jobs.purge()
                 for job_id in self.record_cache.keys() - self.jobs.jobs.keys():
                     del self.record_cache[job_id]

@@ -194,10 +194,10 @@ def _check_job(job: Job, caller: Caller) -> None:
         raise StepRefused(prefix + "Job/step already completing or completed")
 
 
-def start_step(manager: JobManager, job_id: int, ask: StepAsk,
-               caller: Caller) -> dict[str, Any]:
+async def start_step(manager: JobManager, job_id: int, ask: StepAsk,
+                     caller: Caller) -> dict[str, Any]:
     """Creates step N.M of a running job and sends its tasks to the nodes."""
-    job = manager.jobs.get(job_id)
+    job = manager.latest(job_id)
     if job is None:
         raise NotFound(f"Unable to confirm allocation for job {job_id}: Invalid job id specified")
     _check_job(job, caller)
@@ -207,7 +207,7 @@ def start_step(manager: JobManager, job_id: int, ask: StepAsk,
     record = StepRecord(state=JobState.RUNNING, start_time=manager.clock(), step_id=step_id,
                         name=name, nodes=placement.nodes, num_tasks=placement.ntasks,
                         num_cpus=placement.ntasks * max(1, ask.cpus_per_task))
-    job = manager.record(replace(job, steps=(*job.steps, record)), "StepStarted",
+    job = await manager.record(replace(job, steps=(*job.steps, record)), "StepStarted",
                          {"step_id": step_id, "attempt": job.attempt, "name": name,
                           "nodes": list(placement.nodes), "tasks": list(placement.counts)})
     settings = manager.settings
@@ -254,17 +254,31 @@ def settled_step(step: StepRecord, reports: Sequence[Mapping[str, Any]]) -> Step
                    max_rss_kb=max(rss) if rss else None, total_cpu_s=sum(cpu) if cpu else None)
 
 
-def settle_report(manager: JobBook, node: str, report: StepFinishedReport) -> None:
-    """Takes one node's `step_finished` report; the step ends when all its nodes have."""
-    job = manager.jobs.get(report.job_id)
-    attempt, step_id = report.attempt, report.step_id
-    if job is None or job.attempt != attempt:
-        return
-    index = next((i for i, s in enumerate(job.steps) if s.step_id == step_id), None)
+def _running_step(manager: JobBook, node: str, report: StepFinishedReport
+                  ) -> tuple[Job, int, StepRecord] | None:
+    """The job and its step that the report is about, while the step runs on the node."""
+    job = manager.latest(report.job_id)
+    if job is None or job.attempt != report.attempt:
+        return None
+    index = next((i for i, s in enumerate(job.steps) if s.step_id == report.step_id), None)
     if index is None:
-        return
+        return None
     step = job.steps[index]
     if step.state is not JobState.RUNNING or node not in step.nodes:
+        return None
+    return job, index, step
+
+
+async def settle_report(manager: JobBook, node: str, report: StepFinishedReport) -> None:
+    """Takes one node's `step_finished` report; the step ends when all its nodes have.
+    One report at a time: each reads what the others committed."""
+    async with manager.settling:
+        await _settle(manager, node, report)
+
+
+async def _settle(manager: JobBook, node: str, report: StepFinishedReport) -> None:
+    attempt, step_id = report.attempt, report.step_id
+    if _running_step(manager, node, report) is None:
         return
     fields = ("exit_code", "exit_signal", "cancelled", "out_of_memory", "max_rss_kb",
               "total_cpu_s", "end_time")
@@ -272,20 +286,28 @@ def settle_report(manager: JobBook, node: str, report: StepFinishedReport) -> No
     mine = {"step_id": step_id, "attempt": attempt, "node": node,
             **{k: getattr(report, k) if k in report.model_fields_set else None
                for k in fields}}
-    earlier = [e.payload for e in manager.store.events_of(job.job_id)
+    events = await manager.writer.read(manager.store.events_of, report.job_id)
+    # The job may have changed while the store was read: what follows is made at one instant.
+    found = _running_step(manager, node, report)
+    if found is None:
+        return
+    job, index, step = found
+    earlier = [e.payload for e in events
                if e.kind == "StepNodeFinished" and e.payload.get("step_id") == step_id
                and e.payload.get("attempt") == attempt]
     if any(p.get("node") == node for p in earlier):
         return  # a report re-sent after a lost acknowledgement
-    job = manager.record(job, "StepNodeFinished", mine)
+    commits = [manager._stage_record(job, "StepNodeFinished", mine)]
     reports = [*earlier, mine]
-    if not set(step.nodes) <= {p["node"] for p in reports}:
-        return
-    ended = settled_step(step, reports)
-    steps = (*job.steps[:index], ended, *job.steps[index + 1:])
-    manager.record(replace(job, steps=steps), "StepFinished",
-                   {"step_id": step_id, "attempt": attempt, "state": ended.state.value,
-                    "exit_code": ended.exit_code, "exit_signal": ended.exit_signal})
+    if set(step.nodes) <= {p["node"] for p in reports}:
+        ended = settled_step(step, reports)
+        steps = (*job.steps[:index], ended, *job.steps[index + 1:])
+        commits.append(manager._stage_record(
+            replace(job, steps=steps), "StepFinished",
+            {"step_id": step_id, "attempt": attempt, "state": ended.state.value,
+             "exit_code": ended.exit_code, "exit_signal": ended.exit_signal}))
+    for done in commits:
+        await done
 
 
 def step_view(job: Job, step: StepRecord) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from corral.controller.launch import launch_payload
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.routes import agents as agent_routes
 from corral.controller.steps import StepAsk, lay_out, node_commands, start_step
+from corral.controller.writer import drive
 from corral.model.job import Job, JobSpec, NodeAllocation
 from corral.model.states import JobState
 from corral.settings import ControllerSettings
@@ -128,15 +129,15 @@ def test_every_command_the_job_manager_queues_validates(manager: JobManager) -> 
     root = Caller(uid=0, gid=0, user="root", operator=True)
     spec = JobSpec(name="j", uid=0, gid=0, user="root", group="root", work_dir="/",
                    script="#!/bin/sh\ntrue\n", num_nodes=2)
-    job = manager.submit(spec, root)
-    manager.schedule()
+    job = drive(manager.submit(spec, root))
+    drive(manager.schedule())
     assert manager.jobs[job.job_id].state is JobState.RUNNING
-    manager.update(job.job_id, {"time_limit": 5}, root)
-    manager.cancel([manager.jobs[job.job_id]], root, signal=10, batch_only=True)
-    start_step(manager, job.job_id, StepAsk(argv=("hostname",), work_dir="/", io_addr="h:1",
-                                            io_key="k" * 32), root)
-    manager.reconcile("n2", [InventoryEntry(job_id=99, attempt=0, finished=False)])  # a stray
-    manager.cancel([manager.jobs[job.job_id]], root)
+    drive(manager.update(job.job_id, {"time_limit": 5}, root))
+    drive(manager.cancel([manager.jobs[job.job_id]], root, signal=10, batch_only=True))
+    drive(start_step(manager, job.job_id, StepAsk(argv=("hostname",), work_dir="/",
+                                                  io_addr="h:1", io_key="k" * 32), root))
+    drive(manager.reconcile("n2", [InventoryEntry(job_id=99, attempt=0, finished=False)]))  # a stray
+    drive(manager.cancel([manager.jobs[job.job_id]], root))
     kinds = set()
     for node in ("n1", "n2"):
         handed = manager.registry.queue(node).hand_out()

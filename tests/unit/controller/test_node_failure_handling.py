@@ -12,6 +12,7 @@ from corral.api.agent_protocol import FinishedReport, StartedReport
 from corral.clock import ManualClock
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
+from corral.controller.writer import drive
 from corral.model.job import Job, JobSpec
 from corral.model.states import JobState
 from corral.settings import ControllerSettings
@@ -35,7 +36,7 @@ class Setup:
     def submit(self, **fields: object) -> Job:
         spec = JobSpec(**{"name": "j", "uid": 0, "gid": 0, "user": "root", "group": "root",
                           "work_dir": "/", "script": "#!/bin/sh\ntrue\n", **fields})  # type: ignore[arg-type]
-        return self.manager.submit(spec, Caller(uid=0, gid=0, user="root"))
+        return drive(self.manager.submit(spec, Caller(uid=0, gid=0, user="root")))
 
     def job(self, job_id: int) -> Job:
         return self.manager.jobs[job_id]
@@ -52,12 +53,12 @@ def two_nodes(tmp_path: Path) -> Iterator[Setup]:
 def test_a_launch_the_silent_node_never_received_returns_the_job_to_the_queue(two_nodes: Setup) -> None:
     s = two_nodes
     job = s.submit(req_nodes=("n1",), requeue=False)
-    s.manager.schedule()
+    drive(s.manager.schedule())
     assert s.job(job.job_id).state is JobState.RUNNING
     assert [c["kind"] for c in s.registry.queue("n1").undelivered()] == ["launch"]
     s.clock.advance(TIMEOUT + 1)  # n1 never polls again
     s.registry.nodes["n2"].last_seen = s.clock.now
-    s.manager.schedule()
+    drive(s.manager.schedule())
     back = s.job(job.job_id)
     # It never ran, so it goes back even with --no-requeue; n1 will not start the old attempt.
     assert (back.state, back.attempt, back.allocation) == (JobState.PENDING, 1, {})
@@ -67,12 +68,12 @@ def test_a_launch_the_silent_node_never_received_returns_the_job_to_the_queue(tw
 def test_a_launch_handed_to_the_node_stays_until_the_node_returns_or_is_down(two_nodes: Setup) -> None:
     s = two_nodes
     job = s.submit(req_nodes=("n1",), requeue=False)
-    s.manager.schedule()
+    drive(s.manager.schedule())
     s.registry.queue("n1").hand_out()  # the agent may have started it before it went silent
     s.clock.advance(TIMEOUT + 1)
-    s.manager.schedule()
+    drive(s.manager.schedule())
     assert (s.job(job.job_id).state, s.job(job.job_id).attempt) == (JobState.RUNNING, 0)
-    s.manager.node_failed("n1", cause="test")
+    drive(s.manager.node_failed("n1", cause="test"))
     assert s.job(job.job_id).state is JobState.NODE_FAIL
 
 
@@ -82,7 +83,7 @@ def test_no_job_is_placed_on_a_node_that_missed_its_heartbeats(two_nodes: Setup)
     s.registry.nodes["n2"].last_seen = s.clock.now
     pinned = s.submit(req_nodes=("n1",))
     free = s.submit()
-    s.manager.schedule()
+    drive(s.manager.schedule())
     assert s.job(pinned.job_id).state is JobState.PENDING
     assert s.job(free.job_id).nodes == ("n2",)
 
@@ -95,7 +96,7 @@ def test_a_dropped_connection_stops_scheduling_until_the_agent_registers_again(t
     s.registry.connection_lost("n1", registered_at=node.registered_at)
     assert not node.responding(s.clock.now, TIMEOUT)
     job = s.submit(req_nodes=("n1",))
-    s.manager.schedule()
+    drive(s.manager.schedule())
     assert s.job(job.job_id).state is JobState.PENDING
 
 
@@ -103,9 +104,9 @@ def test_down_ends_running_jobs_node_fail_or_requeues_them_and_stops_them_there(
     s = two_nodes
     stays = s.submit(req_nodes=("n1",), requeue=False)
     again = s.submit(req_nodes=("n1",))
-    s.manager.schedule()
+    drive(s.manager.schedule())
     s.registry.queue("n1").ack(10**6)
-    s.manager.node_failed("n1", cause="test")
+    drive(s.manager.node_failed("n1", cause="test"))
     assert s.job(stays.job_id).state is JobState.NODE_FAIL
     assert (s.job(again.job_id).state, s.job(again.job_id).attempt) == (JobState.PENDING, 1)
     cancels = {(c["job_id"], c["attempt"]) for c in s.registry.queue("n1").items if c["kind"] == "cancel"}
@@ -115,10 +116,10 @@ def test_down_ends_running_jobs_node_fail_or_requeues_them_and_stops_them_there(
 def test_a_lost_supervisor_is_a_node_failure_not_a_failed_job(two_nodes: Setup) -> None:
     s = two_nodes
     job = s.submit(req_nodes=("n1",), requeue=False)
-    s.manager.schedule()
-    s.manager.agent_reports("n1", [StartedReport(job_id=job.job_id, attempt=0)])
-    s.manager.agent_reports("n1", [FinishedReport(job_id=job.job_id, attempt=0,
-                                                  exit_code=0, exit_signal=9, node_fail=True)])
+    drive(s.manager.schedule())
+    drive(s.manager.agent_reports("n1", [StartedReport(job_id=job.job_id, attempt=0)]))
+    drive(s.manager.agent_reports("n1", [FinishedReport(job_id=job.job_id, attempt=0,
+                                                  exit_code=0, exit_signal=9, node_fail=True)]))
     ended = s.job(job.job_id)
     assert (ended.state, ended.exit_code, ended.exit_signal) == (JobState.NODE_FAIL, 0, 0)
 
@@ -127,7 +128,7 @@ def test_the_nodes_of_a_split_machine_hand_out_only_their_own_gpus(tmp_path: Pat
     devices = [{"index": 2, "uuid": ""}, {"index": 3, "uuid": ""}]
     s = Setup(tmp_path, [Node("n2", 2, 4000, gpus=2, connected=True, facts={"gpu_devices": devices})])
     first, second = s.submit(gpus_per_node=1), s.submit(gpus_per_node=1)
-    s.manager.schedule()
+    drive(s.manager.schedule())
     given = [s.job(j.job_id).allocation["n2"].gpu_indices for j in (first, second)]
     assert sorted(given) == [(2,), (3,)]
     launches = {c["job_id"]: c["launch"]["environment"]["CUDA_VISIBLE_DEVICES"]

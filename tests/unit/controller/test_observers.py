@@ -13,6 +13,7 @@ from corral.clock import ManualClock
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
 from corral.controller.observers import Change, JobChange, Observers
+from corral.controller.writer import drive
 from corral.model.job import JobSpec
 from corral.model.states import JobState
 from corral.settings import ControllerSettings
@@ -40,12 +41,12 @@ def _spec(**fields: object) -> JobSpec:
 def test_each_committed_change_is_published_once_in_commit_order(manager: JobManager) -> None:
     heard: list[Change] = []
     manager.observers.subscribe(heard.append)
-    first = manager.submit(_spec(), ROOT)
-    second = manager.submit(_spec(hold=True), ROOT)
-    manager.schedule()
-    manager.agent_reports("n1", [StartedReport(job_id=first.job_id, attempt=0)])
-    manager.agent_reports("n1", [FinishedReport(job_id=first.job_id, attempt=0, exit_code=0)])
-    manager.cancel([manager.jobs[second.job_id]], ROOT)
+    first = drive(manager.submit(_spec(), ROOT))
+    second = drive(manager.submit(_spec(hold=True), ROOT))
+    drive(manager.schedule())
+    drive(manager.agent_reports("n1", [StartedReport(job_id=first.job_id, attempt=0)]))
+    drive(manager.agent_reports("n1", [FinishedReport(job_id=first.job_id, attempt=0, exit_code=0)]))
+    drive(manager.cancel([manager.jobs[second.job_id]], ROOT))
     jobs = [c for c in heard if isinstance(c, JobChange)]
     assert [c.seq for c in heard] == list(range(1, len(heard) + 1))
     assert [(c.job.job_id, c.kind) for c in jobs] == [
@@ -69,18 +70,18 @@ def test_a_failing_subscriber_does_not_stop_the_others_or_the_change(manager: Jo
 
     manager.observers.subscribe(broken)
     unsubscribe = manager.observers.subscribe(heard.append)
-    job = manager.submit(_spec(), ROOT)
+    job = drive(manager.submit(_spec(), ROOT))
     assert [c.job.job_id for c in heard if isinstance(c, JobChange)] == [job.job_id]
     unsubscribe()
-    manager.submit(_spec(), ROOT)
+    drive(manager.submit(_spec(), ROOT))
     assert len(heard) == 1
 
 
 def test_nothing_is_published_for_a_change_that_was_not_committed(manager: JobManager) -> None:
     heard: list[Change] = []
     manager.observers.subscribe(heard.append)
-    manager.submit(_spec(), ROOT, test_only=True)
-    manager.schedule()  # no job: the pass commits nothing
+    drive(manager.submit(_spec(), ROOT, test_only=True))
+    drive(manager.schedule())  # no job: the pass commits nothing
     assert heard == []
 
 

@@ -15,6 +15,7 @@ from corral.api.agent_protocol import FinishedReport
 from corral.clock import ManualClock
 from corral.controller.jobs import Caller, JobManager
 from corral.controller.nodes import Node, NodeRegistry
+from corral.controller.writer import drive
 from corral.entry import main as corral
 from corral.model.job import JobSpec
 from corral.model.states import JobState
@@ -66,12 +67,12 @@ def _controller_starts(tmp_path: Path, jobs: list[tuple[int, int, int, int]]
                 _, job_id = heapq.heappop(ends)
                 job = manager.jobs[job_id]
                 run, limit = runs[job_id]
-                manager.agent_reports(job.nodes[0], [FinishedReport(
+                drive(manager.agent_reports(job.nodes[0], [FinishedReport(
                     job_id=job_id, attempt=job.attempt,
-                    exit_code=0, timed_out=run > limit, end_time=float(now))])
+                    exit_code=0, timed_out=run > limit, end_time=float(now))]))
                 for node in job.nodes[1:]:  # the other nodes confirm their cleanup at once
-                    manager.agent_reports(node, [FinishedReport(job_id=job_id, attempt=job.attempt,
-                                                                never_ran=True)])
+                    drive(manager.agent_reports(node, [FinishedReport(job_id=job_id, attempt=job.attempt,
+                                                                never_ran=True)]))
             while arrivals and arrivals[0][1][0] == now:
                 number, (_, procs, run, req) = arrivals.pop(0)
                 nodes = math.ceil(procs / CORES)
@@ -79,9 +80,9 @@ def _controller_starts(tmp_path: Path, jobs: list[tuple[int, int, int, int]]
                                work_dir=str(tmp_path), script="#!/bin/sh\ntrue\n",
                                num_nodes=nodes, num_tasks=procs,
                                time_limit=math.ceil(req / 60))
-                job = manager.submit(spec, caller)
+                job = drive(manager.submit(spec, caller))
                 runs[job.job_id] = (run, math.ceil(req / 60) * 60)
-            manager.schedule()
+            drive(manager.schedule())
             for job in manager.jobs.values():
                 if job.state is JobState.RUNNING and job.job_id not in started:
                     started[job.job_id] = (int(job.start_time or 0), job.nodes)

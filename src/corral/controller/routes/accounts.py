@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pwd
 from typing import Any
 
@@ -26,8 +27,9 @@ async def accounting(c: Ctl, caller: Named, user: str | None = None, all_users: 
             uid = pwd.getpwnam(user).pw_uid
         except KeyError:
             uid = int(user) if user.isdigit() else -1
-    jobs = c.store.history(uid=uid, job_ids=job_ids(job_id), start=start, end=end,
-                           states=state.split(",") if state else ())
+    # Read in a thread: no blocking database call runs on the event loop.
+    jobs = await asyncio.to_thread(c.store.history, uid=uid, job_ids=job_ids(job_id),
+                                   start=start, end=end, states=state.split(",") if state else ())
     live = c.jobs.jobs
     return [job_record(live.get(j.job_id, j)) for j in jobs]
 

@@ -44,7 +44,7 @@ async def register(body: Registration, request: Request, c: Ctl) -> dict[str, An
     node.load = {"cpu_load": body.cpu_load or 0.0, "free_memory": body.free_memory or 0}
     c.registry.queue(body.name).reset()
     c.registry.register(node, now, cause="register")  # committed (saved) and published
-    c.jobs.reconcile(body.name, body.jobs)
+    await c.jobs.reconcile(body.name, body.jobs)
     c.wake.set()
     return {"ok": True}
 
@@ -79,7 +79,7 @@ async def commands(name: str, request: Request, c: Ctl, ack: int = 0,
 
 @router.post("/{name}/reports")
 async def reports(name: str, body: ReportBatch, c: Ctl) -> dict[str, Any]:
-    c.jobs.agent_reports(name, body.reports)
+    await c.jobs.agent_reports(name, body.reports)
     return {"ok": True}
 
 

@@ -3,6 +3,7 @@ and why a job waits."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import asdict
 from typing import Any
@@ -26,7 +27,7 @@ def more_ids(pending_tasks: dict[int, set[int]]) -> list[str]:
 
 @router.post("/jobs")
 async def submit(body: SubmitRequest, c: Ctl, caller: Named, test_only: int = 0) -> dict[str, Any]:
-    job = c.jobs.submit(ingest(body, caller), caller, test_only=bool(test_only))
+    job = await c.jobs.submit(ingest(body, caller), caller, test_only=bool(test_only))
     if not test_only:
         return {"job_id": job.job_id}
     result = c.jobs.test_only(job)
@@ -69,11 +70,11 @@ async def cancel(body: CancelRequest, c: Ctl, caller: Named) -> dict[str, Any]:
         jobs = [j for j in jobs if j.job_id in allowed]
     else:
         jobs, pending_tasks = matching, {}
-    cancelled, errors = c.jobs.cancel(jobs, caller, body.signal, body.batch_only)
+    cancelled, errors = await c.jobs.cancel(jobs, caller, body.signal, body.batch_only)
     # Whole jobs by number, tasks cut out of a pending array as "ID_TASK".
     done: list[int | str] = list(cancelled)
     if body.signal is None or body.signal == 9:
-        more, more_errors = c.jobs.cancel_pending_tasks(pending_tasks, caller)
+        more, more_errors = await c.jobs.cancel_pending_tasks(pending_tasks, caller)
         done, errors = [*done, *more], [*errors, *more_errors]
     found = {str(j.job_id) for j in jobs} | {str(j.array_job_id) for j in jobs} \
         | {f"{j.array_job_id}_{j.array_task_id}" for j in jobs} | set(more_ids(pending_tasks))
@@ -84,7 +85,8 @@ async def cancel(body: CancelRequest, c: Ctl, caller: Named) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/complete")  # before /{action}, which would match
 async def end_allocation(job_id: int, body: AllocationEnd, c: Ctl, caller: Named) -> dict[str, Any]:
-    return job_record(c.jobs.end_allocation(job_id, caller, body.exit_code, body.exit_signal))
+    return job_record(await c.jobs.end_allocation(job_id, caller, body.exit_code,
+                                                  body.exit_signal))
 
 
 @router.post("/jobs/{job_id}/{action}")
@@ -92,7 +94,7 @@ async def job_action(job_id: int, action: str, c: Ctl, caller: Named) -> dict[st
     verbs = {"hold": c.jobs.hold, "release": c.jobs.release, "requeue": c.jobs.requeue}
     if action not in verbs:
         raise NotFound(f"unknown action {action}")
-    return job_record(verbs[action](job_id, caller))
+    return job_record(await verbs[action](job_id, caller))
 
 
 @router.patch("/jobs/{job_id}")
@@ -102,12 +104,13 @@ async def update_job(job_id: int, body: JobUpdate, c: Ctl, caller: Named) -> dic
         changes["time_limit"] = None
     if not changes:
         raise InvalidRequest("No changes specified")
-    return job_record(c.jobs.update(job_id, changes, caller))
+    return job_record(await c.jobs.update(job_id, changes, caller))
 
 
 @router.get("/jobs/{job_id}/events")
 async def job_events(job_id: int, c: Ctl, _: Named) -> list[dict[str, Any]]:
-    return [asdict(e) for e in c.store.events_of(job_id)]
+    # Read in a thread: no blocking database call runs on the event loop.
+    return [asdict(e) for e in await asyncio.to_thread(c.store.events_of, job_id)]
 
 
 @router.get("/jobs/{job_id}/why")

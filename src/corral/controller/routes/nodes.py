@@ -52,6 +52,6 @@ async def update_node(name: str, body: NodeUpdate, c: Ctl, caller: Named) -> dic
         # scontrol reports as its error text.
         raise InvalidRequest(f"Invalid node state specified: {body.state}") from None
     if state == "DOWN":
-        c.jobs.node_failed(name, cause=f"down:{name}")  # Slurm kills a DOWN node's jobs
+        await c.jobs.node_failed(name, cause=f"down:{name}")  # Slurm kills a DOWN node's jobs
     c.wake.set()
     return next(r for r in c.node_records() if r["name"] == name)

@@ -51,4 +51,4 @@ async def create_step(job_id: int, body: StepRequest, request: Request, c: Ctl) 
                   environment=dict(body.environment), label=body.label, pty=body.pty,
                   winsize=tuple(body.winsize) if body.winsize else None,
                   name=body.name)
-    return start_step(c.jobs, job_id, ask, caller)
+    return await start_step(c.jobs, job_id, ask, caller)
