@@ -8,11 +8,13 @@ change. Usage is charged to each running job's association as the scheduling pas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from corral.controller.writer import InlineWriter, Writer
 from corral.core.fairshare import accrue_usage, share_table
 from corral.core.limits import LimitState, check_submit
 from corral.model.account_admin import AdminError, apply_admin, request_from_dict
@@ -31,9 +33,12 @@ USAGE_SAVE_INTERVAL = 60.0
 
 class Accounting:
     def __init__(self, settings: ControllerSettings, store: Store,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], writer: Writer | None = None) -> None:
         self.settings = settings
         self.store = store
+        # Saves go through the store's one writer (its thread, in the live controller).
+        self.writer: Writer = writer if writer is not None else InlineWriter(store)
+        self.saving = asyncio.Lock()  # one sacctmgr change at a time, made on the last one
         self.clock = clock
         saved = store.load_accounts()
         self.tree = tree_from_dict(saved) if saved is not None else AccountTree()
@@ -50,6 +55,19 @@ class Accounting:
 
     # -- submit ------------------------------------------------------------------------------
 
+    async def associate(self, spec: JobSpec) -> None:
+        """Adds a submitting user the tree does not know to root (AutoAssociate), saved
+        through the writer, before admit."""
+        if not self._unknown(spec):
+            return
+        async with self.saving:
+            if self._unknown(spec):
+                await self._save(_with_user(self.tree, spec.user, ROOT))
+
+    def _unknown(self, spec: JobSpec) -> bool:
+        return (self.settings.enforce_associations and self.settings.auto_associate
+                and spec.account is None and spec.user not in self.tree.users)
+
     def admit(self, spec: JobSpec) -> JobSpec:
         """The spec with its account and QOS resolved, or InvalidRequest in sbatch's words."""
         if not self.settings.enforce_associations:
@@ -57,8 +75,9 @@ class Accounting:
         tree = self.tree
         if (self.settings.auto_associate and spec.account is None
                 and spec.user not in tree.users):
-            self._save(_with_user(tree, spec.user, ROOT))
-            tree = self.tree
+            # Callers that did not associate first (tests, in-process drivers): saved here.
+            self.store.save_accounts(tree_to_dict(_with_user(tree, spec.user, ROOT)))
+            self.tree = tree = _with_user(tree, spec.user, ROOT)
         assoc = tree.association(spec.user, spec.account)
         if assoc is None:
             raise InvalidRequest(
@@ -82,18 +101,21 @@ class Accounting:
 
     # -- sacctmgr ----------------------------------------------------------------------------
 
-    def admin(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            request = request_from_dict(data)
-            result = apply_admin(self.tree, request, self.settings.cluster_name)
-        except (AdminError, ValueError, KeyError, TypeError) as exc:
-            raise InvalidRequest(str(exc).strip("'\"") or "invalid sacctmgr request") from None
-        if result.changed and not data.get("dry_run"):
-            self._save(result.tree)
+    async def admin(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Applies a sacctmgr request to the tree; a change is saved (through the writer)
+        before it is taken in memory: a save that fails raises and changes nothing."""
+        async with self.saving:
+            try:
+                request = request_from_dict(data)
+                result = apply_admin(self.tree, request, self.settings.cluster_name)
+            except (AdminError, ValueError, KeyError, TypeError) as exc:
+                raise InvalidRequest(str(exc).strip("'\"") or "invalid sacctmgr request") from None
+            if result.changed and not data.get("dry_run"):
+                await self._save(result.tree)
         return {"message": result.message, "changed": result.changed}
 
-    def _save(self, tree: AccountTree) -> None:
-        self.store.save_accounts(tree_to_dict(tree))
+    async def _save(self, tree: AccountTree) -> None:
+        await self.writer.write(self.store.save_accounts, tree_to_dict(tree))
         self.tree = tree
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,11 +150,27 @@ class Accounting:
             self.save_usage(now)
 
     def save_usage(self, now: float) -> None:
+        """Hands the usage to the writer and goes on (in the live controller its thread
+        saves it); a save that fails is logged and tried again at the next pass."""
+        before, self.saved_at = self.saved_at, now  # not handed again while on its way
+
+        def failed(exc: BaseException) -> None:
+            # A busy database must not stop scheduling; the next pass retries.
+            log.error("saving fair-share usage failed", exc_info=exc)
+            if self.saved_at == now:
+                self.saved_at = before
+
         try:
-            self.store.save_usage(self.usage)
-            self.saved_at = now
-        except Exception:  # a busy database must not stop scheduling; next period retries
-            log.exception("saving fair-share usage failed")
+            pending = self.writer.write(self.store.save_usage, dict(self.usage))
+        except Exception as exc:
+            failed(exc)
+            return
+        if isinstance(pending, asyncio.Future):
+            def done(future: asyncio.Future[None]) -> None:
+                if not future.cancelled() and (exc := future.exception()) is not None:
+                    failed(exc)
+
+            pending.add_done_callback(done)
 
     def shares(self) -> dict[str, Any]:
         algorithm = self.settings.policy.priority.fairshare

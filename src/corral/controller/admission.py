@@ -84,6 +84,7 @@ class Admission(JobBook):
         if caller.uid != spec.uid and not caller.operator:
             raise PermissionDenied("Access/permission denied: cannot submit as another user")
         exists = await self.known_jobs(spec.dependency) if spec.dependency else None
+        await self.accounting.associate(spec)  # an unknown user's association, saved first
         now = self.clock()
         if exists is None:
             job = self.build_job(spec, self.next_id, now)

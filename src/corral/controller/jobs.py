@@ -51,7 +51,7 @@ class JobManager(Admission, UserActions, QueuePasses, Dispatch):
         # What dependencies still need to know of jobs that have left the live queue.
         self.ended: dict[int, tuple[int | None, RefJob]] = {}
         self.controller_addr = f"{settings.host}:{settings.port}"
-        self.accounting = Accounting(settings, store, clock)
+        self.accounting = Accounting(settings, store, clock, self.writer)
         # Preempted job → its preemptor, while the preemptor waits: the victim's grace time,
         # and, when it was requeued, until the preemptor has started.
         self.preempting: dict[int, int] = {}

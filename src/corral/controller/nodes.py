@@ -25,6 +25,7 @@ from corral.controller.node_states import (
     next_link,
 )
 from corral.controller.observers import Observers
+from corral.controller.writer import Writer
 from corral.model.cluster import NodeResources
 from corral.model.job import Job
 
@@ -138,12 +139,14 @@ Save = Callable[[str, dict[str, Any]], None]
 
 class NodeRegistry:
     def __init__(self, nodes: Iterable[Node] = (), *, observers: Observers | None = None,
-                 save: Save | None = None, timeout: float = 60.0) -> None:
+                 save: Save | None = None, writer: Writer | None = None,
+                 timeout: float = 60.0) -> None:
         self.nodes: dict[str, Node] = {n.name: n for n in nodes}
         self.queues: dict[str, CommandQueue] = {}
         self._seq = 0
         self.observers = observers if observers is not None else Observers()
         self.save = save  # commits a node's persistent record (Store.save_node)
+        self.writer = writer  # where commit runs save: the store's one writer thread
         self.timeout = timeout  # SlurmdTimeout
         # Each node's link as last committed: silence is noticed against it (the record's
         # link, Node.link, follows the clock by itself).
@@ -160,12 +163,28 @@ class NodeRegistry:
 
     # -- the writer of node state ----------------------------------------------------------
 
-    def register(self, node: Node, now: float, cause: str) -> Node:
+    async def register(self, node: Node, now: float, cause: str) -> Node:
         """The node's agent (re)registered: the node (new, or its record refreshed by the
         caller) is RESPONDING, committed and published."""
         first = node.name not in self.nodes
         self.nodes[node.name] = node
-        return self.apply(node.name, NodeEvent.REGISTERED, now, cause=cause, first=first)
+        return await self.commit(node.name, NodeEvent.REGISTERED, now, cause=cause, first=first)
+
+    async def commit(self, name: str, event: NodeEvent, now: float, *, cause: str,
+                     reason: str | None = None, uid: int | None = None,
+                     first: bool = False) -> Node:
+        """As apply, for any event (a registration or an admin change, which are saved):
+        the record is saved through the writer (off the event loop) before the change is
+        published. A save that fails raises, and publishes nothing."""
+        node, saved, before, after = self._transition(name, event, now, reason, uid)
+        if saved and self.save is not None:
+            record = node.persistent()  # as of now: saves are made in the order asked
+            if self.writer is not None:
+                await self.writer.write(self.save, name, record)
+            else:
+                self.save(name, record)
+        self._publish(now, name, saved, before, after, cause, first)
+        return node
 
     def apply(self, name: str, event: NodeEvent, now: float, *, cause: str,
               reason: str | None = None, uid: int | None = None, first: bool = False) -> Node:
@@ -173,6 +192,16 @@ class NodeRegistry:
         commits it (a registration or an admin change is saved) and publishes it when the
         node's state changed or its record was saved. A pair the tables refuse raises
         InvalidTransition and writes nothing."""
+        node, saved, before, after = self._transition(name, event, now, reason, uid)
+        if saved and self.save is not None:
+            self.save(name, node.persistent())
+        self._publish(now, name, saved, before, after, cause, first)
+        return node
+
+    def _transition(self, name: str, event: NodeEvent, now: float, reason: str | None,
+                    uid: int | None) -> tuple[Node, bool, tuple[Link, Admin], tuple[Link, Admin]]:
+        """Writes what `event` changes of the node: (node, whether its record is to be
+        saved, its (link, admin) before, after)."""
         node = self.nodes[name]
         link, admin = self._committed_link(node, now), node.admin
         if event in ADMIN_EVENTS:
@@ -198,12 +227,13 @@ class NodeRegistry:
         assert node.admin is new_admin, (node.admin, new_admin)
         self._links[name] = new_link
         saved = event is NodeEvent.REGISTERED or event in ADMIN_EVENTS
-        if saved and self.save is not None:
-            self.save(name, node.persistent())
-        if saved or (new_link, new_admin) != (link, admin):
-            self.observers.node_committed(now, name, None if first else node_state(link, admin),
-                                          node_state(new_link, new_admin), cause)
-        return node
+        return node, saved, (link, admin), (new_link, new_admin)
+
+    def _publish(self, now: float, name: str, saved: bool, before: tuple[Link, Admin],
+                 after: tuple[Link, Admin], cause: str, first: bool) -> None:
+        if saved or after != before:
+            self.observers.node_committed(now, name, None if first else node_state(*before),
+                                          node_state(*after), cause)
 
     def _committed_link(self, node: Node, now: float) -> Link:
         """The node's link as committed, once silence past SlurmdTimeout is committed too."""

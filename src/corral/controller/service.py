@@ -44,12 +44,13 @@ class Controller:
         self.clock = clock
         # Committed changes of jobs and nodes, for whatever watches them (controller/observers.py).
         self.observers = Observers()
+        # The store's one writer: commits in a thread of its own, a burst in one transaction;
+        # node records, the account tree and fair-share usage are saved in that thread too.
+        self.writer = StoreWriter(store)
         self.registry = NodeRegistry((Node.restore(r) for r in store.load_nodes().values()),
                                      observers=self.observers, save=store.save_node,
-                                     timeout=settings.node_timeout)
+                                     writer=self.writer, timeout=settings.node_timeout)
         self.wake = asyncio.Event()
-        # The store's one writer: commits in a thread of its own, a burst in one transaction.
-        self.writer = StoreWriter(store)
         self.jobs = JobManager(settings, store, self.registry, clock, on_change=self.wake.set,
                                observers=self.observers, writer=self.writer)
         self.jobs.load()

@@ -68,6 +68,10 @@ class Writer(Protocol):
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
         """Runs a blocking read of the store off the event loop."""
 
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        """Runs a blocking write of the store other than a job change (a node record,
+        the account tree, fair-share usage) in the writer's thread, in the order asked."""
+
 
 class InlineWriter:
     """Commits each change at once, in the caller's thread (a failure raises from stage)."""
@@ -86,6 +90,9 @@ class InlineWriter:
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
         return _Ready(fn(*args, **kwargs))
+
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        return _Ready(fn(*args))
 
 
 class StoreWriter:
@@ -126,6 +133,11 @@ class StoreWriter:
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
         return asyncio.to_thread(fn, *args, **kwargs)
+
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        # Handed to the one writer thread at once: writes run one at a time, in the order
+        # asked, between the job book's transactions.
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

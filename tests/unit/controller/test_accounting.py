@@ -10,6 +10,7 @@ import pytest
 
 from corral.clock import ManualClock
 from corral.controller.accounting import Accounting
+from corral.controller.writer import drive
 from corral.core.decisions import SchedulingPolicy
 from corral.core.priority import PriorityConfig
 from corral.model.errors import InvalidRequest
@@ -83,19 +84,19 @@ def test_running_jobs_accrue_cpu_seconds_that_decay(parts) -> None:  # type: ign
 def test_sacctmgr_edits_are_saved_and_refusals_change_nothing(parts) -> None:  # type: ignore[no-untyped-def]
     settings, store, clock = parts
     accounting = Accounting(settings, store, clock)
-    reply = accounting.admin({"verb": "add", "entity": "account", "names": ["physics"],
-                              "where": {}, "set": {"fairshare": "10"}})
+    reply = drive(accounting.admin({"verb": "add", "entity": "account", "names": ["physics"],
+                                    "where": {}, "set": {"fairshare": "10"}}))
     assert reply["changed"] and "physics" in reply["message"]
-    accounting.admin({"verb": "add", "entity": "user", "names": ["carol"], "where": {},
-                      "set": {"account": "physics"}})
+    drive(accounting.admin({"verb": "add", "entity": "user", "names": ["carol"], "where": {},
+                            "set": {"account": "physics"}}))
     assert accounting.admit(spec("carol")).account == "physics"
     before = accounting.tree
     with pytest.raises(InvalidRequest):
-        accounting.admin({"verb": "add", "entity": "user", "names": ["dave"], "where": {},
-                          "set": {"account": "nonesuch"}})
+        drive(accounting.admin({"verb": "add", "entity": "user", "names": ["dave"], "where": {},
+                                "set": {"account": "nonesuch"}}))
     assert accounting.tree is before
-    dry = accounting.admin({"verb": "delete", "entity": "user", "names": ["carol"],
-                            "where": {}, "set": {}, "dry_run": True})
+    dry = drive(accounting.admin({"verb": "delete", "entity": "user", "names": ["carol"],
+                                  "where": {}, "set": {}, "dry_run": True}))
     assert dry["changed"] and accounting.tree is before
     restarted = Accounting(settings, store, clock)
     assert restarted.tree.accounts["physics"].shares == 10

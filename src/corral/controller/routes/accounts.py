@@ -42,7 +42,7 @@ async def accounts(c: Ctl, _: Named) -> dict[str, Any]:
 @router.post("/accounts/admin")
 async def account_admin(body: AccountAdmin, c: Ctl, caller: Named) -> dict[str, Any]:
     caller.require_operator("Your user doesn't have privilege to perform this action")
-    result = c.jobs.accounting.admin({**body.model_dump(by_alias=True)})
+    result = await c.jobs.accounting.admin({**body.model_dump(by_alias=True)})
     if result["changed"] and not body.dry_run:
         c.wake.set()  # limits, shares or QOS changed: decide again
     return result

@@ -43,7 +43,7 @@ async def register(body: Registration, request: Request, c: Ctl) -> dict[str, An
                                   for d in body.gpu_devices]}
     node.load = {"cpu_load": body.cpu_load or 0.0, "free_memory": body.free_memory or 0}
     c.registry.queue(body.name).reset()
-    c.registry.register(node, now, cause="register")  # committed (saved) and published
+    await c.registry.register(node, now, cause="register")  # committed (saved) and published
     await c.jobs.reconcile(body.name, body.jobs)
     c.wake.set()
     return {"ok": True}

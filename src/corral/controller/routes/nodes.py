@@ -45,8 +45,8 @@ async def update_node(name: str, body: NodeUpdate, c: Ctl, caller: Named) -> dic
     if event is None:
         raise InvalidRequest(f"Invalid node state specified: {body.state}")
     try:  # through the node state machine, which saves and publishes the change
-        c.registry.apply(name, event, c.clock(), cause=f"scontrol:{caller.uid}",
-                         reason=body.reason, uid=caller.uid)
+        await c.registry.commit(name, event, c.clock(), cause=f"scontrol:{caller.uid}",
+                                reason=body.reason, uid=caller.uid)
     except InvalidTransition:
         # Slurm: "Invalid node state transition requested for node N from=S to=T", which
         # scontrol reports as its error text.
