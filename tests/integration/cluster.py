@@ -19,6 +19,47 @@ from corral.client import Client, ClientError, ControllerUnreachable
 BIN = Path(sys.executable).parent
 
 
+def cgroups_or_skip() -> None:
+    """Skips a test that needs root and a writable memory cgroup where there is none, with the
+    reason; under CI that is a failure (only GPU tests may skip there)."""
+    import pytest
+
+    from corral.agent import cgroups
+
+    hierarchy, why = cgroups.detect(f"check-{os.getpid()}")
+    reason = None
+    if os.geteuid() != 0:
+        reason = "cgroup tests need root"
+    elif hierarchy is None:
+        reason = f"no usable cgroups: {why}"
+    elif "memory" not in cgroups.probe(hierarchy):
+        reason = f"{hierarchy.describe()} has no writable memory controller"
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (in CI only GPU tests may be skipped)")
+    pytest.skip(reason)
+
+
+def read_until(fd: int, wanted: bytes, timeout: float = 30) -> bytes:
+    """What a pty (or pipe) gave until `wanted` appeared, it closed, or `timeout` passed."""
+    import select
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
 def open_dir(prefix: str) -> Path:
     """A scratch directory outside pytest's 0700 temp root, so that jobs of other users can
     reach their files."""

@@ -10,14 +10,12 @@ import datetime as dt
 import getpass
 import os
 import pty
-import select
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from cluster import Cluster
+from cluster import Cluster, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -68,22 +66,6 @@ def test_srun_outside_a_job_ends_its_allocation_with_the_steps_status(
     assert f"{job}.0|FAILED|4:0" in lines
 
 
-def _read_until(fd: int, wanted: bytes, timeout: float = 30) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
-
-
 def test_an_srun_pty_shell_that_exits_3_fails_its_allocation(
         cluster: Cluster, workdir: Path) -> None:
     pid, fd = pty.fork()
@@ -93,9 +75,9 @@ def test_an_srun_pty_shell_that_exits_3_fails_its_allocation(
         os.execvpe("srun", ["srun", "--pty", "--job-name=pty3", "bash", "--norc",
                             "--noprofile", "-i"], env)
     try:
-        assert _read_until(fd, b"remote$ ").endswith(b"remote$ ")
+        assert read_until(fd, b"remote$ ").endswith(b"remote$ ")
         os.write(fd, b"echo job=$SLURM_JOB_ID.; exit 3\r")
-        seen = _read_until(fd, b"exit code 3")
+        seen = read_until(fd, b"exit code 3")
         _, status = os.waitpid(pid, 0)
         pid = 0
     finally:

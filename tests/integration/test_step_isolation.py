@@ -7,7 +7,6 @@ the reason shown, except under CI, where only the GPU tests may skip.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster import Cluster, open_dir
+from cluster import Cluster, cgroups_or_skip, open_dir
 from corral.agent import cgroups
 from corral.agent.isolation import instance_name
 
@@ -24,25 +23,9 @@ pytestmark = pytest.mark.integration
 PY = sys.executable
 
 
-def _cgroups_or_skip() -> None:
-    hierarchy, why = cgroups.detect(f"check-{os.getpid()}")
-    reason = None
-    if os.geteuid() != 0:
-        reason = "cgroup tests need root"
-    elif hierarchy is None:
-        reason = f"no usable cgroups: {why}"
-    elif "memory" not in cgroups.probe(hierarchy):
-        reason = f"{hierarchy.describe()} has no writable memory controller"
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (in CI only GPU tests may be skipped)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def node() -> Iterator[Cluster]:
-    _cgroups_or_skip()
+    cgroups_or_skip()
     root = open_dir("corral-test-step-isolation-")
     running = Cluster(root, nodes=1, cpus=2, memory="2G").start()
     yield running

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from cluster import Cluster
+from cluster import Cluster, read_until
 from corral.client import Client, ClientError
 
 pytestmark = pytest.mark.integration
@@ -166,22 +164,6 @@ def test_salloc_runs_the_command_in_the_allocation_then_relinquishes_it(
     assert cluster.wait_job(job)["state"] == "FAILED"
 
 
-def _read_until(fd: int, wanted: bytes, timeout: float = 20) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
-
-
 def test_srun_pty_gives_an_interactive_shell_on_a_terminal(cluster: Cluster, workdir: Path) -> None:
     pid, fd = pty.fork()
     if pid == 0:
@@ -189,9 +171,9 @@ def test_srun_pty_gives_an_interactive_shell_on_a_terminal(cluster: Cluster, wor
         env = {**cluster.env, "PS1": "remote$ ", "TERM": "dumb"}
         os.execvpe("srun", ["srun", "--pty", "bash", "--norc", "--noprofile", "-i"], env)
     try:
-        assert _read_until(fd, b"remote$ ").endswith(b"remote$ ")
+        assert read_until(fd, b"remote$ ", timeout=20).endswith(b"remote$ ")
         os.write(fd, b"tty; echo hi from $SLURM_JOB_ID; exit 7\r")
-        seen = _read_until(fd, b"exit code 7")
+        seen = read_until(fd, b"exit code 7", timeout=20)
         _, status = os.waitpid(pid, 0)
         pid = 0
     finally:

@@ -36,3 +36,8 @@ def check(client: Client, names: str) -> str:
     if not accepts(names, local):
         raise CommandError(unreachable(names))
     return local
+
+
+def head_listing(lines: list[str], cluster: str, after_date: bool) -> None:
+    """-M: Slurm heads each cluster's listing with its name, after the date line of -l/-i."""
+    lines.insert(int(after_date), f"CLUSTER: {cluster}")

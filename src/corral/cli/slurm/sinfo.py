@@ -211,8 +211,7 @@ def _body(client: Client, argv: list[str]) -> int:
         nodes, partitions = client.nodes(), client.partitions()
         lines = listing(req, nodes, partitions, system_clock())
         if cluster is not None and not req.noheader:
-            # -M: Slurm heads each cluster's listing (after the date line) with its name
-            lines.insert(int(bool(req.long or req.iterate)), f"CLUSTER: {cluster}")
+            clusters.head_listing(lines, cluster, bool(req.long or req.iterate))
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
         if not req.iterate:

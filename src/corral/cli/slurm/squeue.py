@@ -377,9 +377,7 @@ def _body(client: Client, argv: list[str]) -> int:
         now = system_clock()
         lines = listing(req, jobs, users, now)
         if cluster is not None and not req.noheader:
-            # -M: Slurm heads each cluster's listing (after the date line) with its name
-            lines.insert(int(bool(req.long or req.iterate) and not req.json),
-                         f"CLUSTER: {cluster}")
+            clusters.head_listing(lines, cluster, bool(req.long or req.iterate) and not req.json)
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
         if not req.iterate:
