@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from corral.controller.auth import require_agent
 from corral.controller.jobs import JobManager
 from corral.controller.jobtoken import token_key
 from corral.controller.nodes import Node, NodeRegistry
@@ -90,9 +89,6 @@ class Controller:
         encoded = json.dumps(job_record(job), separators=(",", ":")).encode()
         self.record_cache[job.job_id] = (job, encoded)
         return encoded
-
-    def require_key(self, request: Any) -> None:
-        require_agent(request, self.settings.cluster_key)
 
     def node_records(self) -> list[dict[str, Any]]:
         now = self.clock()
